@@ -20,6 +20,14 @@ package catalog
 //     connexion fills from path and query parameters; "~" becomes None.
 //   - Connection, pool, variable, dataset, configuration and view checks look
 //     at the global FAB resource only.
+//
+// The 2.10.0 snapshot (563bc494) is not in the source index used; the
+// decorators were read from the stored apache/airflow versions of the
+// 2.9-2.10 line and of the later main branch before api_connexion was
+// removed (their decorators agree, apart from the later dataset-to-asset
+// renames), and from a 2.9-era copy of the tree (SM-Huszain/Airflow-UI
+// 6b83e29b) for connection_endpoint.py, config_endpoint.py,
+// provider_endpoint.py, event_log_endpoint.py and dag_run_endpoint.py.
 var v1Rules = map[string]Rule{
 	// airflow/api_connexion/endpoints/config_endpoint.py
 	"get_config": {
