@@ -698,7 +698,7 @@ var v2Rules = map[string]Rule{
 		Auth: AuthRequired, DAG: DAGPath,
 		Requires: []Perm{{"DAG.HITL_DETAIL", "PUT", true, Global}},
 		Source:   v2Src + "hitl.py: requires_access_dag(method=\"PUT\", access_entity=DagAccessEntity.HITL_DETAIL)",
-		Note:     "When the task names assigned users, the handler also answers 403 unless the caller's user id and name are among them.",
+		Note:     "When the task names assigned users, the handler also answers 403 unless the caller is one of them; a response can be given only once (409).",
 	},
 	"get_hitl_detail": {
 		Auth: AuthRequired, DAG: DAGPath,
