@@ -179,7 +179,7 @@ func (o *Operation) compile(so specOp, restParams map[string]bool) error {
 		}
 		p := paramSpec{
 			name:     name,
-			integer:  sp.Schema.Type == "integer",
+			integer:  sp.integer(),
 			rest:     sp.Schema.Format == "path" || restParams[name],
 			constant: sp.Schema.Const,
 		}

@@ -111,13 +111,8 @@ func isDigits(s string) bool {
 // route matched the path, to tell "method not allowed" from "no route".
 func (n *node) find(rest string, more bool, method string, vals *[maxParams]string, np int, pathSeen *bool) *Operation {
 	if !more {
-		if len(n.ops) > 0 {
-			*pathSeen = true
-			for _, op := range n.ops[method] {
-				if op.accepts(vals) {
-					return op
-				}
-			}
+		if op := pick(n.ops, method, vals, pathSeen); op != nil {
+			return op
 		}
 		return nil
 	}
@@ -134,11 +129,32 @@ func (n *node) find(rest string, more bool, method string, vals *[maxParams]stri
 		}
 	}
 	if len(n.rest) > 0 && rest != "" && np < maxParams {
-		*pathSeen = true
 		vals[np] = rest
-		for _, op := range n.rest[method] {
-			if op.accepts(vals) {
-				return op
+		if op := pick(n.rest, method, vals, pathSeen); op != nil {
+			return op
+		}
+	}
+	return nil
+}
+
+// pick returns the first op for method whose parameters accept vals. When
+// none does, it records in pathSeen whether an op of another method would
+// have.
+func pick(ops map[string][]*Operation, method string, vals *[maxParams]string, pathSeen *bool) *Operation {
+	for _, op := range ops[method] {
+		if op.accepts(vals) {
+			return op
+		}
+	}
+	if !*pathSeen {
+		for m, list := range ops {
+			if m == method {
+				continue
+			}
+			for _, op := range list {
+				if op.accepts(vals) {
+					*pathSeen = true
+				}
 			}
 		}
 	}

@@ -25,7 +25,28 @@ type specParam struct {
 		Type   string `yaml:"type"`
 		Format string `yaml:"format"`
 		Const  string `yaml:"const"`
+		AnyOf  []struct {
+			Type string `yaml:"type"`
+		} `yaml:"anyOf"`
 	} `yaml:"schema"`
+}
+
+// integer reports whether the parameter only takes integers: type integer,
+// or FastAPI's anyOf [integer, null] for an optional int (a path segment is
+// never null).
+func (p specParam) integer() bool {
+	if p.Schema.Type == "integer" {
+		return true
+	}
+	if len(p.Schema.AnyOf) == 0 {
+		return false
+	}
+	for _, a := range p.Schema.AnyOf {
+		if a.Type != "integer" && a.Type != "null" {
+			return false
+		}
+	}
+	return true
 }
 
 type specOperation struct {
