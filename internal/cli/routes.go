@@ -29,21 +29,30 @@ func init() {
 // maxClassifyLine bounds one input line of routes classify.
 const maxClassifyLine = 64 << 10
 
-// classifyResult is one output line of routes classify. The fields up to
-// Requires are the command's contract; later ones are additions.
+// classifyResult is the output line of routes classify for a known
+// request. The fields up to Requires are the command's contract; later ones
+// are additions.
 type classifyResult struct {
 	Method    string                `json:"method"`
 	Path      string                `json:"path"`
-	API       catalog.API           `json:"api,omitempty"`
-	Operation string                `json:"operation,omitempty"`
+	API       catalog.API           `json:"api"`
+	Operation string                `json:"operation"`
 	Known     bool                  `json:"known"`
-	Auth      catalog.AuthLevel     `json:"auth,omitempty"`
+	Auth      catalog.AuthLevel     `json:"auth"`
 	DAGID     string                `json:"dag_id,omitempty"`
-	DAGScope  catalog.Scope         `json:"dag_scope,omitempty"`
-	Requires  []catalog.Requirement `json:"requires,omitempty"`
-	DAGSource catalog.DAGSource     `json:"dag_source,omitempty"`
+	DAGScope  catalog.Scope         `json:"dag_scope"`
+	Requires  []catalog.Requirement `json:"requires"`
+	DAGSource catalog.DAGSource     `json:"dag_source"`
 	Filter    catalog.Filter        `json:"filter,omitempty"`
-	Reason    catalog.Reason        `json:"reason,omitempty"`
+}
+
+// unknownResult is the output line for a request that matches no operation.
+type unknownResult struct {
+	Method string         `json:"method"`
+	Path   string         `json:"path"`
+	API    catalog.API    `json:"api,omitempty"`
+	Known  bool           `json:"known"`
+	Reason catalog.Reason `json:"reason"`
 }
 
 type classifyError struct {
@@ -121,42 +130,39 @@ func truncate(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// classifyLine parses "METHOD PATH" and classifies it.
-func classifyLine(cat *catalog.Catalog, line string) (classifyResult, error) {
+// classifyLine parses "METHOD PATH" and classifies it, returning a
+// classifyResult or an unknownResult.
+func classifyLine(cat *catalog.Catalog, line string) (any, error) {
 	fields := strings.Fields(line)
 	switch {
 	case len(fields) == 0:
-		return classifyResult{}, errors.New(`empty line: want "METHOD PATH"`)
+		return nil, errors.New(`empty line: want "METHOD PATH"`)
 	case len(fields) == 1:
-		return classifyResult{}, errors.New(`missing path: want "METHOD PATH"`)
+		return nil, errors.New(`missing path: want "METHOD PATH"`)
 	case len(fields) > 2:
-		return classifyResult{}, fmt.Errorf(`%d fields: want "METHOD PATH" (encode spaces in the path as %%20)`, len(fields))
+		return nil, fmt.Errorf(`%d fields: want "METHOD PATH" (encode spaces in the path as %%20)`, len(fields))
 	}
 	method, target := fields[0], fields[1]
 	if !isToken(method) {
-		return classifyResult{}, fmt.Errorf("method %q is not an HTTP method token", truncate(method, 40))
+		return nil, fmt.Errorf("method %q is not an HTTP method token", truncate(method, 40))
 	}
 	if !strings.HasPrefix(target, "/") {
-		return classifyResult{}, fmt.Errorf("path %q does not begin with /", truncate(target, 80))
+		return nil, fmt.Errorf("path %q does not begin with /", truncate(target, 80))
 	}
 	path, query, _ := strings.Cut(target, "?")
 	c := cat.Classify(method, path, query)
-	res := classifyResult{Method: method, Path: target, API: c.API, Known: c.Known()}
 	if !c.Known() {
-		res.Reason = c.Reason
-		return res, nil
+		return unknownResult{Method: method, Path: target, API: c.API, Reason: c.Reason}, nil
 	}
-	res.Operation = c.Op.ID
-	res.Auth = c.Op.Auth
-	res.DAGID = c.DAGID
-	res.DAGScope = c.Scope
-	res.Requires = c.Requirements()
-	if res.Requires == nil {
-		res.Requires = []catalog.Requirement{}
+	reqs := c.Requirements()
+	if reqs == nil {
+		reqs = []catalog.Requirement{}
 	}
-	res.DAGSource = c.Op.DAG
-	res.Filter = c.Op.Filter
-	return res, nil
+	return classifyResult{
+		Method: method, Path: target, API: c.API, Operation: c.Op.ID, Known: true,
+		Auth: c.Op.Auth, DAGID: c.DAGID, DAGScope: c.Scope, Requires: reqs,
+		DAGSource: c.Op.DAG, Filter: c.Op.Filter,
+	}, nil
 }
 
 // isToken reports whether s is an RFC 9110 token, as an HTTP method must be.
