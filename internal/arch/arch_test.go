@@ -36,12 +36,15 @@ var allowed = map[string][]string{
 	"secrets/rotation": {"secrets"},
 	"proxy":            {},
 	"idp":              {},
+	"airflowsim":       {},
+	"directory":        {"identity"},
 	// L2
 	"server": {"identity", "catalog", "config", "audit", "secrets", "authz/policy",
-		"authn", "authn/jwks", "authz", "session", "tokens", "secrets/rotation", "proxy"},
+		"authn", "authn/jwks", "authz", "session", "tokens", "secrets/rotation", "proxy", "directory"},
 	// L3
 	"cli": {"server", "config", "idp", "audit", "secrets", "secrets/rotation", "catalog",
-		"identity", "authz", "authz/policy", "authn", "authn/jwks", "tokens", "session", "proxy"},
+		"identity", "authz", "authz/policy", "authn", "authn/jwks", "tokens", "session", "proxy",
+		"directory", "airflowsim"},
 }
 
 type pkg struct {
