@@ -1,0 +1,576 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options configures a [Log]. The zero value is usable: it writes no
+// checkpoints (no Signer) and uses the defaults below.
+type Options struct {
+	// Signer signs checkpoints. Nil means no checkpoints are written, so
+	// truncation of the chain's tail and a rewrite of the whole chain go
+	// undetected: the gateway MUST set it.
+	Signer Signer
+	// CheckpointEvery writes a checkpoint at the end of the batch in which
+	// at least this many records were appended since the last one.
+	// Zero means 1000; negative disables count-based checkpoints.
+	CheckpointEvery int
+	// CheckpointInterval writes a checkpoint when the head has moved and
+	// the last checkpoint is older than this, even when no more records
+	// arrive, bounding the unsigned tail in time. Zero means 10s; negative
+	// disables time-based checkpoints.
+	CheckpointInterval time.Duration
+	// MaxBatch bounds how many records one group commit writes. Zero
+	// means 256.
+	MaxBatch int
+	// QueueSize bounds how many records AppendAsync may have acknowledged
+	// that are not yet durable. Zero means 1024.
+	QueueSize int
+	// FlushDeadline is how long a commit may run before AppendAsync stops
+	// acknowledging early and waits for durability instead, so a slow or
+	// failing store turns into errors instead of a growing at-risk queue.
+	// Zero means 1s.
+	FlushDeadline time.Duration
+	// CommitTimeout bounds one group-commit transaction. Zero means 30s.
+	CommitTimeout time.Duration
+	// ReadOnly opens the database for Query, Export and Verify only: no
+	// schema is created, Append fails, and an SQLite path must exist.
+	ReadOnly bool
+	// Logger receives operational problems that have no caller to return
+	// to (a checkpoint that could not be signed, a failed commit of
+	// acknowledged records being retried). Nil means slog.Default().
+	Logger *slog.Logger
+	// Now returns the current time. Nil means time.Now.
+	Now func() time.Time
+}
+
+func (o *Options) setDefaults() {
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = 1000
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = 10 * time.Second
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 256
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 1024
+	}
+	if o.FlushDeadline <= 0 {
+		o.FlushDeadline = time.Second
+	}
+	if o.CommitTimeout <= 0 {
+		o.CommitTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Receipt identifies a durable record: its sequence number and chain hash.
+type Receipt struct {
+	Seq  uint64
+	Hash Hash
+}
+
+// Errors returned by Append and AppendAsync.
+var (
+	// ErrClosed: the log was closed.
+	ErrClosed = errors.New("audit: log closed")
+	// ErrReadOnly: the log was opened with Options.ReadOnly.
+	ErrReadOnly = errors.New("audit: log opened read-only")
+)
+
+// Log is an append-only, hash-chained audit log in SQLite or PostgreSQL.
+// Its methods are safe for concurrent use. Appends from any number of
+// goroutines are written by one writer goroutine, which batches whatever is
+// queued into one transaction (group commit); with PostgreSQL, appenders in
+// several processes share one chain, serialised by a row lock.
+type Log struct {
+	db   *sql.DB
+	d    *dialect
+	opts Options
+
+	// mu guards closed. Senders hold it for reading while they send on
+	// reqs, so Close can close reqs once it holds it for writing.
+	mu     sync.RWMutex
+	closed bool
+
+	reqs     chan *request
+	stopped  chan struct{} // closed when the writer has exited
+	closeErr error         // written by the writer before stopped closes
+
+	slots       chan struct{} // one per acknowledged, not yet durable async record
+	failing     atomic.Bool   // the last commit failed
+	epoch       time.Time     // monotonic reference for commitStart
+	commitStart atomic.Int64  // 1 + nanoseconds since epoch when the running commit began; 0 when idle
+}
+
+// Open opens the audit log at dsn, creating its tables unless
+// opts.ReadOnly. A dsn starting with postgres:// or postgresql:// selects
+// PostgreSQL (any pgx connection URL; add search_path=... to use a schema);
+// anything else is an SQLite file path (created if missing) or a file: URI;
+// "" means [DefaultDSN]. SQLite runs in WAL mode with synchronous=FULL, so a
+// commit is on disk when it returns.
+//
+// Unless read-only, Open starts the writer goroutine; Close stops it.
+func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
+	opts.setDefaults()
+	d, source, err := resolveDSN(dsn, opts.ReadOnly)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(d.driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("audit: opening %s database: %w", d.name, err)
+	}
+	if d == sqliteDialect {
+		// One writer at a time anyway; a few readers beside it.
+		db.SetMaxOpenConns(4)
+	} else {
+		db.SetMaxOpenConns(8)
+	}
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("audit: connecting to %s database: %w", d.name, err)
+	}
+	if opts.ReadOnly {
+		err = checkSchema(ctx, db)
+	} else {
+		err = migrate(ctx, db, d)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	l := &Log{db: db, d: d, opts: opts, stopped: make(chan struct{}), epoch: time.Now()}
+	if opts.ReadOnly {
+		l.closed = true
+		close(l.stopped)
+		return l, nil
+	}
+	if err := l.registerKey(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.reqs = make(chan *request, opts.MaxBatch)
+	l.slots = make(chan struct{}, opts.QueueSize)
+	go l.run()
+	return l, nil
+}
+
+// Backend returns "sqlite" or "postgres".
+func (l *Log) Backend() string { return l.d.name }
+
+// request is one record on its way to the writer.
+type request struct {
+	body  []byte // canonical encoding of every field but Seq
+	idx   indexColumns
+	async bool // acknowledged before durable; holds a slot
+	done  chan struct{}
+	rcpt  Receipt
+	err   error
+}
+
+func (r *request) wait(ctx context.Context) (Receipt, error) {
+	select {
+	case <-r.done:
+		return r.rcpt, r.err
+	case <-ctx.Done():
+		// The record may still be written: the caller only stops waiting.
+		return Receipt{}, fmt.Errorf("audit: waiting for the record to be durable: %w", ctx.Err())
+	}
+}
+
+// prepare normalizes, validates and encodes rec for the writer.
+func (l *Log) prepare(rec *Record) (*request, error) {
+	if rec.Time.IsZero() {
+		rec.Time = l.opts.Now()
+	}
+	rec.Seq = 0
+	normalize(rec)
+	if err := validate(rec); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidRecord, err)
+	}
+	body := appendBody(make([]byte, 0, 512), rec)
+	if len(body) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: %d bytes encoded, more than %d", ErrInvalidRecord, len(body), MaxRecordSize)
+	}
+	return &request{body: body, idx: indexOf(rec), done: make(chan struct{})}, nil
+}
+
+// enqueue hands r to the writer.
+func (l *Log) enqueue(ctx context.Context, r *request) error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		if l.reqs == nil {
+			return ErrReadOnly
+		}
+		return ErrClosed
+	}
+	select {
+	case l.reqs <- r:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("audit: queueing record: %w", ctx.Err())
+	}
+}
+
+// Append adds rec to the chain and returns once it is durable: committed to
+// the database with its sequence number and hash (strict mode). rec.Seq is
+// ignored; a zero rec.Time is set to now.
+//
+// Append fails closed: any error means the record may not have been
+// written, and the caller MUST NOT proceed as if it had been (the gateway
+// answers 503). When ctx ends first the record may still be written later;
+// only the wait is abandoned. A record Append acknowledged survives a crash
+// of the process or the machine (SQLite: WAL with synchronous=FULL;
+// PostgreSQL: as durable as the server's commit, i.e. with its default
+// synchronous_commit=on).
+func (l *Log) Append(ctx context.Context, rec Record) (Receipt, error) {
+	r, err := l.prepare(&rec)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := l.enqueue(ctx, r); err != nil {
+		return Receipt{}, err
+	}
+	return r.wait(ctx)
+}
+
+// Ticket is a record queued by AppendAsync. Its methods are safe for
+// concurrent use.
+type Ticket struct{ r *request }
+
+// Done is closed once the record is durable or has finally failed.
+func (t *Ticket) Done() <-chan struct{} { return t.r.done }
+
+// Wait waits until the record is durable and returns its receipt, or the
+// error that stopped it from being written.
+func (t *Ticket) Wait(ctx context.Context) (Receipt, error) { return t.r.wait(ctx) }
+
+// AppendAsync is the fast mode: for the records it allows, it returns as
+// soon as the record is queued, before it is durable.
+//
+// Only decision records (KindDecision) of denials, and of reads (methods
+// GET, HEAD, OPTIONS), are acknowledged early. Any other record, and any
+// record while the store is failing, while a commit has been running for
+// longer than Options.FlushDeadline, or while Options.QueueSize records are
+// already acknowledged and not yet durable, is handled as by Append:
+// AppendAsync returns only once it is durable (or with the error).
+//
+// What an early acknowledgement guarantees: the record is valid, holds its
+// place in this process's queue, and is committed by the next group commit
+// (normally within milliseconds), before any record queued after it, so a
+// later successful Append implies it is durable too; if a commit fails it
+// is retried, not dropped, until Close. What it does NOT guarantee: the
+// record survives a crash of the process before that commit. At most
+// QueueSize records are exposed at any time, and the Ticket tells when the
+// record is durable (Ticket.Wait also yields the sequence number an outcome
+// record refers to in Ref).
+func (l *Log) AppendAsync(ctx context.Context, rec Record) (*Ticket, error) {
+	r, err := l.prepare(&rec)
+	if err != nil {
+		return nil, err
+	}
+	if asyncEligible(&rec) && l.asyncHealthy() {
+		select {
+		case l.slots <- struct{}{}:
+			r.async = true
+		default:
+		}
+	}
+	if err := l.enqueue(ctx, r); err != nil {
+		if r.async {
+			<-l.slots
+		}
+		return nil, err
+	}
+	t := &Ticket{r: r}
+	if r.async {
+		return t, nil
+	}
+	if _, err := r.wait(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// asyncHealthy reports whether early acknowledgement is allowed now.
+func (l *Log) asyncHealthy() bool {
+	if l.failing.Load() {
+		return false
+	}
+	start := l.commitStart.Load()
+	return start == 0 || int64(time.Since(l.epoch))+1-start < int64(l.opts.FlushDeadline)
+}
+
+// Close stops accepting records, writes everything queued, signs a final
+// checkpoint over the head (when a Signer is set and the head moved), and
+// closes the database. It returns an error if acknowledged records could not
+// be written. Close is safe to call more than once.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	wasOpen := !l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if wasOpen {
+		close(l.reqs)
+	}
+	<-l.stopped
+	dbErr := l.db.Close()
+	if l.closeErr != nil {
+		return l.closeErr
+	}
+	if dbErr != nil {
+		return fmt.Errorf("audit: closing database: %w", dbErr)
+	}
+	return nil
+}
+
+// finish completes a request.
+func (l *Log) finish(r *request, err error) {
+	if err != nil {
+		r.rcpt = Receipt{}
+	}
+	r.err = err
+	close(r.done)
+	if r.async {
+		<-l.slots
+	}
+}
+
+// closeRetries is how many more times records acknowledged early are tried
+// once Close was called and the store keeps failing.
+const closeRetries = 3
+
+// run is the writer goroutine: it batches queued requests into one
+// transaction each (group commit) until reqs is closed and drained.
+func (l *Log) run() {
+	defer close(l.stopped)
+	reqs := l.reqs
+	var pending []*request // acknowledged early, commit failed: retried first
+	var backoff time.Duration
+	retriesLeft := closeRetries
+
+	var tick <-chan time.Time
+	if l.opts.Signer != nil && l.opts.CheckpointInterval > 0 {
+		t := time.NewTicker(max(l.opts.CheckpointInterval/2, time.Millisecond))
+		defer t.Stop()
+		tick = t.C
+	}
+
+	for reqs != nil || len(pending) > 0 {
+		batch := make([]*request, 0, len(pending)+1)
+		batch = append(batch, pending...)
+		pending = nil
+		switch {
+		case len(batch) == 0:
+			select {
+			case r, ok := <-reqs:
+				if !ok {
+					reqs = nil
+					continue
+				}
+				batch = append(batch, r)
+			case <-tick:
+				l.checkpointNow(false)
+				continue
+			}
+		case backoff > 0:
+			timer := time.NewTimer(backoff)
+			select {
+			case <-timer.C:
+			case r, ok := <-reqs:
+				if ok {
+					batch = append(batch, r)
+				} else {
+					reqs = nil
+				}
+			}
+			timer.Stop()
+		}
+	drain:
+		for reqs != nil && len(batch) < l.opts.MaxBatch {
+			select {
+			case r, ok := <-reqs:
+				if !ok {
+					reqs = nil
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+
+		err := l.commit(batch)
+		if err == nil {
+			l.failing.Store(false)
+			backoff = 0
+			for _, r := range batch {
+				l.finish(r, nil)
+			}
+			continue
+		}
+		l.failing.Store(true)
+		for _, r := range batch {
+			if r.async {
+				pending = append(pending, r)
+			} else {
+				l.finish(r, err)
+			}
+		}
+		if len(pending) == 0 {
+			continue
+		}
+		l.opts.Logger.Error("audit: commit failed; retrying records acknowledged early", "records", len(pending), "err", err)
+		if reqs == nil {
+			if retriesLeft == 0 {
+				for _, r := range pending {
+					l.finish(r, err)
+				}
+				l.closeErr = fmt.Errorf("audit: %d acknowledged records could not be written: %w", len(pending), err)
+				pending = nil
+				break
+			}
+			retriesLeft--
+		}
+		backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
+	}
+	if l.closeErr == nil {
+		l.checkpointNow(true)
+	}
+}
+
+// commit writes batch in one transaction: lock the chain, read the head,
+// append, and sign a checkpoint when one is due. On success each request's
+// rcpt is set.
+func (l *Log) commit(batch []*request) (err error) {
+	l.commitStart.Store(int64(time.Since(l.epoch)) + 1)
+	defer l.commitStart.Store(0)
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CommitTimeout)
+	defer cancel()
+
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("audit: writing records: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+			err = fmt.Errorf("audit: writing records: %w", err)
+		}
+	}()
+	tip, err := l.readTip(ctx, tx)
+	if err != nil {
+		return err
+	}
+
+	size := 0
+	for _, r := range batch {
+		size += payloadHeaderLen + len(r.body)
+	}
+	payloads := make([]byte, 0, size)
+	hashes := make([]byte, 0, (len(batch)+1)*len(Hash{}))
+	hashes = append(hashes, tip.hash[:]...)
+	args := make([]any, 0, len(batch)*numRecordColumns)
+	seq, prev := tip.seq, tip.hash
+	for i, r := range batch {
+		seq++
+		start := len(payloads)
+		payloads = appendPayload(payloads, seq, r.body)
+		payload := payloads[start:len(payloads):len(payloads)]
+		h := LinkHash(prev, RecordHash(payload))
+		hashes = append(hashes, h[:]...)
+		hs := len(Hash{})
+		c := &r.idx
+		args = append(args, int64(seq), c.timeNS, c.kind, c.requestID, c.principalKind, c.tenantID, c.objectID,
+			c.upn, c.appID, c.operation, c.dagID, c.decision, payload,
+			hashes[i*hs:(i+1)*hs:(i+1)*hs], hashes[(i+1)*hs:(i+2)*hs:(i+2)*hs])
+		r.rcpt = Receipt{Seq: seq, Hash: h}
+		prev = h
+	}
+	if err := l.insertRecords(ctx, tx, args); err != nil {
+		return err
+	}
+	if now := l.opts.Now(); l.checkpointDue(tip, seq, now, false) {
+		if err := l.addCheckpoint(ctx, tx, seq, prev, now); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// checkpointDue reports whether a checkpoint over head is due.
+func (l *Log) checkpointDue(tip chainTip, head uint64, now time.Time, force bool) bool {
+	if l.opts.Signer == nil || head <= tip.cpSeq {
+		return false
+	}
+	if force {
+		return true
+	}
+	if n := l.opts.CheckpointEvery; n > 0 && head-tip.cpSeq >= uint64(n) {
+		return true
+	}
+	iv := l.opts.CheckpointInterval
+	return iv > 0 && now.Sub(tip.cpTime) >= iv
+}
+
+// addCheckpoint signs and inserts a checkpoint. A signing failure is logged
+// and skipped rather than failing the records' commit: the records are
+// still chained, and the next batch tries again.
+func (l *Log) addCheckpoint(ctx context.Context, tx *sql.Tx, seq uint64, head Hash, now time.Time) error {
+	c, err := signCheckpoint(l.opts.Signer, seq, head, now)
+	if err != nil {
+		l.opts.Logger.Error("audit: checkpoint not written", "seq", seq, "err", err)
+		return nil
+	}
+	return l.insertCheckpoint(ctx, tx, &c)
+}
+
+// checkpointNow writes a checkpoint over the current head in its own
+// transaction if one is due (or, with force, whenever the head moved past
+// the latest checkpoint).
+func (l *Log) checkpointNow(force bool) {
+	if l.opts.Signer == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CommitTimeout)
+	defer cancel()
+	err := func() error {
+		tx, err := l.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		tip, err := l.readTip(ctx, tx)
+		if err != nil {
+			return err
+		}
+		now := l.opts.Now()
+		if !l.checkpointDue(tip, tip.seq, now, force) {
+			return nil
+		}
+		if err := l.addCheckpoint(ctx, tx, tip.seq, tip.hash, now); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}()
+	if err != nil {
+		l.opts.Logger.Error("audit: checkpoint not written", "err", err)
+	}
+}
