@@ -47,6 +47,8 @@ type ReadyApp struct {
 	AppIDURI           string `json:"app_id_uri,omitempty"`
 	ObjectID           string `json:"object_id"`
 	ServicePrincipalID string `json:"service_principal_id"`
+	// RedirectURIs are the web redirect URIs.
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
 }
 
 // ReadyUser describes one user.
@@ -82,7 +84,7 @@ func (s *Server) readyInfo(caFile string) ReadyInfo {
 		if a.isGraph {
 			continue
 		}
-		ra := ReadyApp{ClientID: a.appID, ObjectID: a.objectID, ServicePrincipalID: a.spID}
+		ra := ReadyApp{ClientID: a.appID, ObjectID: a.objectID, ServicePrincipalID: a.spID, RedirectURIs: a.redirectURIs}
 		if len(a.identifierURIs) > 0 {
 			ra.AppIDURI = a.identifierURIs[0]
 		}
