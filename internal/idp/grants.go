@@ -218,3 +218,9 @@ func formatTimeSpan(d time.Duration) string {
 	h, m, sec := int(d/time.Hour), int(d%time.Hour/time.Minute), int(d%time.Minute/time.Second)
 	return fmt.Sprintf("%d.%02d:%02d:%02d", days, h, m, sec)
 }
+
+// s256 is the PKCE S256 transform of a code verifier.
+func s256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
