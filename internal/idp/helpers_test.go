@@ -291,3 +291,16 @@ func pkce() (verifier, challenge string) {
 	verifier = randomToken(32)
 	return verifier, s256(verifier)
 }
+
+func ioCopy(w *strings.Builder, r *http.Response) (int64, error) {
+	b := make([]byte, 32<<10)
+	var n int64
+	for {
+		k, err := r.Body.Read(b)
+		w.Write(b[:k])
+		n += int64(k)
+		if err != nil {
+			return n, nil
+		}
+	}
+}
