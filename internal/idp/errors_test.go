@@ -92,8 +92,8 @@ func TestMalformedRequests(t *testing.T) {
 	huge := "grant_type=client_credentials&scope=" + strings.Repeat("a", 2<<20)
 	tests := []struct {
 		name, method, target, contentType, body string
-		status                                   int
-		code                                     string
+		status                                  int
+		code                                    string
 	}{
 		{"GET token", "GET", info.TokenEndpoint, "", "", 405, "AADSTS900561"},
 		{"JSON body", "POST", info.TokenEndpoint, "application/json", `{"grant_type":"password"}`, 400, "AADSTS900144"},

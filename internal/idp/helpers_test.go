@@ -148,7 +148,6 @@ func wantSTSError(t *testing.T, status int, body map[string]any, wantStatus int,
 	}
 }
 
-
 // clock is an adjustable clock for Options.Now.
 type clock struct {
 	mu  sync.Mutex
