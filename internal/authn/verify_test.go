@@ -288,7 +288,10 @@ func TestVerifyRejects(t *testing.T) {
 			return sign(t, newRSAKey(t, "rsa-unknown", 2), nil, v2())
 		}, want: CodeUnknownKey},
 		{name: "key issuer is another tenant's", token: signed(v2("tid", tenantB, "iss", f.issuerV2(tenantB))),
-			opts: func(o *Options) { o.Tenants = []string{AnyTenant}; o.JWKSURL = f.base() + "/" + tenantA + "/discovery/v2.0/keys" },
+			opts: func(o *Options) {
+				o.Tenants = []string{AnyTenant}
+				o.JWKSURL = f.base() + "/" + tenantA + "/discovery/v2.0/keys"
+			},
 			want: CodeWrongIssuer},
 	}
 	for _, tc := range tests {
