@@ -16,8 +16,22 @@ type tokenKey = [sha256.Size]byte
 // revealing it: the first 16 hex characters of its SHA-256. It is safe for
 // concurrent use.
 func Fingerprint(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
+	sum := hashToken(raw)
 	return fingerprintOf(&sum)
+}
+
+// hashBufs holds scratch buffers for hashToken, so that hashing a string
+// does not allocate a copy on every call (the cache-hit path).
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// hashToken returns the SHA-256 of raw.
+func hashToken(raw string) tokenKey {
+	bp := hashBufs.Get().(*[]byte)
+	b := append((*bp)[:0], raw...)
+	sum := sha256.Sum256(b)
+	*bp = b[:0]
+	hashBufs.Put(bp)
+	return sum
 }
 
 func fingerprintOf(sum *tokenKey) string { return hex.EncodeToString(sum[:8]) }

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -151,7 +150,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*identity.Principal,
 	if len(raw) > v.cfg.maxBytes {
 		return nil, reject(CodeTokenTooLarge, "token larger than the limit")
 	}
-	sum := sha256.Sum256([]byte(raw))
+	sum := hashToken(raw)
 	now := v.cfg.now()
 	if v.cache != nil {
 		if p := v.cache.get(&sum, now); p != nil {
