@@ -98,7 +98,9 @@ func testQuery(t *testing.T, dsn string) {
 		{"operation", Filter{Operation: "trigger_dag_run"}, func(r Record) bool { return r.Operation == "trigger_dag_run" }},
 		{"kind", Filter{Kind: KindOutcome}, func(r Record) bool { return r.Kind == KindOutcome }},
 		{"since until", Filter{Since: baseTime.Add(10 * time.Minute), Until: baseTime.Add(20 * time.Minute)},
-			func(r Record) bool { return !r.Time.Before(baseTime.Add(10*time.Minute)) && r.Time.Before(baseTime.Add(20*time.Minute)) }},
+			func(r Record) bool {
+				return !r.Time.Before(baseTime.Add(10*time.Minute)) && r.Time.Before(baseTime.Add(20*time.Minute))
+			}},
 		{"combined", Filter{User: "Alice@Example.com", Decision: DecisionAllow, DAGID: "sales_daily"}, func(r Record) bool {
 			return r.Principal.UPN == "Alice@Example.com" && r.Decision == DecisionAllow && r.DAGID == "sales_daily"
 		}},

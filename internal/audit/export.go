@@ -93,20 +93,14 @@ func (l *Log) Export(ctx context.Context, w io.Writer, opts ExportOptions) (Expo
 	var cw *csv.Writer
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
+	jw := jsonlWriter{enc}
 	if opts.Format == FormatJSONL {
-		if err := enc.Encode(exportHeader{Type: "header", Format: exportFormatName, Version: FormatVersion,
-			First: uint64(first.Int64), Last: uint64(last.Int64)}); err != nil {
-			return sum, fmt.Errorf("audit: exporting: %w", err)
-		}
 		keys, err := l.Keys(ctx)
 		if err != nil {
 			return sum, err
 		}
-		for _, id := range slices.Sorted(maps.Keys(keys)) {
-			k := exportKey{Type: "key", jwk: jwk{Kty: "OKP", Crv: "Ed25519", Kid: id, X: base64.RawURLEncoding.EncodeToString(keys[id])}}
-			if err := enc.Encode(k); err != nil {
-				return sum, fmt.Errorf("audit: exporting: %w", err)
-			}
+		if err := jw.header(uint64(first.Int64), uint64(last.Int64), keys); err != nil {
+			return sum, err
 		}
 	} else {
 		cw = csv.NewWriter(bw)
@@ -125,8 +119,8 @@ func (l *Log) Export(ctx context.Context, w io.Writer, opts ExportOptions) (Expo
 			return sum, err
 		}
 		for _, c := range cps {
-			if err := enc.Encode(exportCheckpoint{Type: "checkpoint", Checkpoint: c}); err != nil {
-				return sum, fmt.Errorf("audit: exporting: %w", err)
+			if err := jw.checkpoint(c); err != nil {
+				return sum, err
 			}
 		}
 		sum.Checkpoints = len(cps)
@@ -140,12 +134,42 @@ func (l *Log) Export(ctx context.Context, w io.Writer, opts ExportOptions) (Expo
 		if cw != nil {
 			return cw.Write(csvRow(&ent))
 		}
-		return enc.Encode(exportRecord{Type: "record", Record: ent.Record, PrevHash: ent.PrevHash, Hash: ent.Hash, Payload: ent.Payload})
+		return jw.record(&ent)
 	})
 	if err != nil {
 		return sum, err
 	}
 	return sum, flush(bw, cw)
+}
+
+// jsonlWriter writes the lines of a JSONL export.
+type jsonlWriter struct{ enc *json.Encoder }
+
+func (w jsonlWriter) header(first, last uint64, keys KeySet) error {
+	if err := w.enc.Encode(exportHeader{Type: "header", Format: exportFormatName, Version: FormatVersion, First: first, Last: last}); err != nil {
+		return fmt.Errorf("audit: exporting: %w", err)
+	}
+	for _, id := range slices.Sorted(maps.Keys(keys)) {
+		k := exportKey{Type: "key", jwk: jwk{Kty: "OKP", Crv: "Ed25519", Kid: id, X: base64.RawURLEncoding.EncodeToString(keys[id])}}
+		if err := w.enc.Encode(k); err != nil {
+			return fmt.Errorf("audit: exporting: %w", err)
+		}
+	}
+	return nil
+}
+
+func (w jsonlWriter) checkpoint(c Checkpoint) error {
+	if err := w.enc.Encode(exportCheckpoint{Type: "checkpoint", Checkpoint: c}); err != nil {
+		return fmt.Errorf("audit: exporting: %w", err)
+	}
+	return nil
+}
+
+func (w jsonlWriter) record(e *Entry) error {
+	if err := w.enc.Encode(exportRecord{Type: "record", Record: e.Record, PrevHash: e.PrevHash, Hash: e.Hash, Payload: e.Payload}); err != nil {
+		return fmt.Errorf("audit: exporting: %w", err)
+	}
+	return nil
 }
 
 func flush(bw *bufio.Writer, cw *csv.Writer) error {

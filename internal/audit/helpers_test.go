@@ -136,4 +136,65 @@ func mustVerify(t testing.TB, l *Log, keys KeySet) Report {
 	return rep
 }
 
-func equalBytes(a, b []byte) bool { return bytes.Equal(a, b) }
+// buildChain chains recs in memory as the writer would, with a checkpoint
+// signed by key every `every` records and over the last one.
+func buildChain(recs []Record, key *Key, every int) ([]rawEntry, []Checkpoint) {
+	var entries []rawEntry
+	var cps []Checkpoint
+	var prev Hash
+	for i, rec := range recs {
+		seq := uint64(i + 1)
+		rec.Seq = seq
+		normalize(&rec)
+		payload := Encode(rec)
+		h := LinkHash(prev, RecordHash(payload))
+		cols := indexOf(&rec)
+		pv := prev
+		entries = append(entries, rawEntry{seq: seq, payload: payload, prevHash: pv[:], hash: h[:], cols: &cols})
+		prev = h
+		if (every > 0 && int(seq)%every == 0) || i == len(recs)-1 {
+			c, err := signCheckpoint(key, seq, h, baseTime.Add(time.Duration(seq)*time.Second))
+			if err != nil {
+				panic(err)
+			}
+			cps = append(cps, c)
+		}
+	}
+	return entries, cps
+}
+
+// cloneChain deep-copies a chain so that it can be mutated.
+func cloneChain(entries []rawEntry, cps []Checkpoint) ([]rawEntry, []Checkpoint) {
+	es := make([]rawEntry, len(entries))
+	for i, e := range entries {
+		cols := *e.cols
+		es[i] = rawEntry{seq: e.seq, payload: bytes.Clone(e.payload), prevHash: bytes.Clone(e.prevHash), hash: bytes.Clone(e.hash), cols: &cols}
+	}
+	cs := make([]Checkpoint, len(cps))
+	for i, c := range cps {
+		c.Signature = bytes.Clone(c.Signature)
+		cs[i] = c
+	}
+	return es, cs
+}
+
+// sameChain reports whether two chains are identical.
+func sameChain(a []rawEntry, ac []Checkpoint, b []rawEntry, bc []Checkpoint) bool {
+	if len(a) != len(b) || len(ac) != len(bc) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.seq != y.seq || !bytes.Equal(x.payload, y.payload) || !bytes.Equal(x.prevHash, y.prevHash) ||
+			!bytes.Equal(x.hash, y.hash) || *x.cols != *y.cols {
+			return false
+		}
+	}
+	for i := range ac {
+		x, y := ac[i], bc[i]
+		if x.Seq != y.Seq || x.Head != y.Head || !x.Time.Equal(y.Time) || x.KeyID != y.KeyID || !bytes.Equal(x.Signature, y.Signature) {
+			return false
+		}
+	}
+	return true
+}

@@ -119,7 +119,7 @@ func (v *verifier) start(e *rawEntry) error {
 	if !v.segment || e.seq == 1 {
 		v.rep.Anchored = true
 		if e.seq != 1 {
-			return v.fail(1, ProblemRemoved, "records 1 to %d are missing", e.seq-1)
+			return v.missing(1, e.seq)
 		}
 		return nil
 	}
@@ -165,6 +165,14 @@ func (v *verifier) checkpointsAt(seq uint64, matched *bool) error {
 	return nil
 }
 
+// missing reports records from to next-1 missing.
+func (v *verifier) missing(from, next uint64) error {
+	if next == from+1 {
+		return v.fail(from, ProblemRemoved, "record %d is missing (the next record is %d)", from, next)
+	}
+	return v.fail(from, ProblemRemoved, "records %d to %d are missing", from, next-1)
+}
+
 // add checks the next record.
 func (v *verifier) add(e rawEntry) error {
 	if !v.started {
@@ -175,10 +183,7 @@ func (v *verifier) add(e rawEntry) error {
 		want := v.prevSeq + 1
 		switch {
 		case e.seq > want:
-			if e.seq == want+1 {
-				return v.fail(want, ProblemRemoved, "record %d is missing (record %d follows record %d)", want, e.seq, v.prevSeq)
-			}
-			return v.fail(want, ProblemRemoved, "records %d to %d are missing", want, e.seq-1)
+			return v.missing(want, e.seq)
 		case e.seq < want:
 			return v.fail(e.seq, ProblemReordered, "record %d appears again after record %d", e.seq, v.prevSeq)
 		}
@@ -201,20 +206,6 @@ func (v *verifier) add(e rawEntry) error {
 		}
 		return v.fail(seq, ProblemEdited, "contents name sequence number %d", rec.Seq)
 	}
-	if e.cols != nil {
-		want := indexOf(&rec)
-		if col := e.cols.diff(&want); col != "" {
-			return v.fail(seq, ProblemEdited, "column %s differs from the hashed contents", col)
-		}
-	}
-	if e.fields != nil {
-		f := *e.fields
-		f.Seq = seq
-		normalize(&f)
-		if !bytes.Equal(Encode(f), e.payload) {
-			return v.fail(seq, ProblemEdited, "exported fields differ from the hashed payload")
-		}
-	}
 	switch {
 	case storedPrev == v.prevHash && selfConsistent:
 		// intact
@@ -229,6 +220,20 @@ func (v *verifier) add(e rawEntry) error {
 		return v.fail(seq, ProblemEdited, "stored previous hash does not match record %d", seq-1)
 	default:
 		return v.fail(seq, ProblemEdited, "contents do not match the stored hash")
+	}
+	if e.cols != nil {
+		want := indexOf(&rec)
+		if col := e.cols.diff(&want); col != "" {
+			return v.fail(seq, ProblemEdited, "column %s differs from the hashed contents", col)
+		}
+	}
+	if e.fields != nil {
+		f := *e.fields
+		f.Seq = seq
+		normalize(&f)
+		if !bytes.Equal(Encode(f), e.payload) {
+			return v.fail(seq, ProblemEdited, "exported fields differ from the hashed payload")
+		}
 	}
 	v.prevHash = LinkHash(v.prevHash, rh)
 	v.prevSeq = seq
@@ -251,8 +256,12 @@ func (v *verifier) finish() (Report, error) {
 		if v.lastCP > 0 {
 			after = fmt.Sprintf("checkpoint %d", v.lastCP)
 		}
-		return v.rep, v.fail(v.prevSeq+1, ProblemTruncated, "truncated after %s: the chain ends at record %d but a signed checkpoint covers record %d",
-			after, v.prevSeq, c.Seq)
+		end := "the chain is empty"
+		if v.started {
+			end = fmt.Sprintf("the chain ends at record %d", v.prevSeq)
+		}
+		return v.rep, v.fail(v.prevSeq+1, ProblemTruncated, "after %s: %s but a signed checkpoint covers record %d",
+			after, end, c.Seq)
 	}
 	return v.rep, nil
 }
