@@ -407,3 +407,11 @@ func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
 	}
 	return nil
 }
+
+// SignClaims signs arbitrary claims with the current signing key, as the
+// emulator signs its own tokens (RS256, kid; x5t too when v1). It is for
+// tests that need tokens no grant would issue (expired, wrong audience,
+// missing claims). Claims are used as given: nothing is added or checked.
+func (s *Server) SignClaims(claims map[string]any, v1 bool) (string, error) {
+	return signJWT(s.keys.signer(), claims, v1, false)
+}
