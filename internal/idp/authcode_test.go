@@ -52,8 +52,18 @@ func TestAuthCodeRedemption(t *testing.T) {
 		if status != 200 || body["refresh_token"] == nil || body["id_token"] == nil {
 			t.Fatalf("redeem: %d %v", status, body)
 		}
+		rt := body["refresh_token"].(string)
 		status, body = redeem(code, verifier, nil)
 		wantSTSError(t, status, body, 400, "invalid_grant", 54005)
+		// The refresh token went to a confidential client: refreshing
+		// needs its secret again.
+		refresh := url.Values{"grant_type": {"refresh_token"}, "client_id": {DemoAirgateClientID}, "refresh_token": {rt}, "scope": {"api://airgate/access_as_user"}}
+		status, body = postForm(t, s, info.TokenEndpoint, refresh)
+		wantSTSError(t, status, body, 401, "invalid_client", 7000218)
+		refresh.Set("client_secret", secret)
+		if status, body = postForm(t, s, info.TokenEndpoint, refresh); status != 200 {
+			t.Errorf("refresh with the secret: %d %v", status, body)
+		}
 	})
 	tests := []struct {
 		name     string

@@ -82,8 +82,10 @@ func (s *Server) grantRefresh(tr *tokenReq) (any, *stsError) {
 		return nil, errMissingParam("refresh_token")
 	}
 	g, ok := s.refresh.get(rt)
-	confidential := !ok || g.confidential
-	if e := s.authenticateClient(tr, confidential && !s.publicAllowed(tr)); e != nil {
+	// A refresh token issued to an authenticated client needs the same
+	// client's credentials again; one from a public flow does not.
+	required := (ok && g.confidential) || (!ok && !s.publicAllowed(tr))
+	if e := s.authenticateClient(tr, required); e != nil {
 		return nil, e
 	}
 	if !ok {
