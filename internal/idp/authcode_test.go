@@ -3,6 +3,7 @@ package idp
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -222,5 +223,38 @@ func TestRedirectMatching(t *testing.T) {
 		if got := redirectMatches(tc.registered, tc.requested); got != tc.want {
 			t.Errorf("redirectMatches(%q, %q) = %v, want %v", tc.registered, tc.requested, got, tc.want)
 		}
+	}
+}
+
+// TestV1AuthorizeEndpoint signs in through the v1 endpoints (resource
+// parameter): the ID token is v1, the access token's version is still the
+// resource's choice.
+func TestV1AuthorizeEndpoint(t *testing.T) {
+	s, info := startServer(t, Options{})
+	verifierStr, challenge := pkce()
+	endpoint := info.Authority + "/oauth2/authorize"
+	const redirect = "http://127.0.0.1:9999/oauth2/callback"
+	resp, page := authorize(t, s, endpoint, url.Values{
+		"client_id": {DemoAirgateClientID}, "response_type": {"code"}, "redirect_uri": {redirect},
+		"resource": {"api://airgate"}, "code_challenge": {challenge}, "code_challenge_method": {"S256"},
+	})
+	if resp.StatusCode != 200 {
+		t.Fatalf("v1 authorize: %d %s", resp.StatusCode, page)
+	}
+	loc := pickUser(t, s, endpoint, page, "bob", true)
+	status, body := postForm(t, s, info.Authority+"/oauth2/token", url.Values{
+		"grant_type": {"authorization_code"}, "client_id": {DemoAirgateClientID}, "client_secret": {info.Apps["airgate"].ClientSecret},
+		"code": {loc.Query().Get("code")}, "redirect_uri": {redirect}, "code_verifier": {verifierStr}, "resource": {"api://airgate"},
+	})
+	if status != 200 {
+		t.Fatalf("v1 redeem: %d %v", status, body)
+	}
+	id := mustVerify(t, verifier(t, s.HTTPClient(), info.IssuerV1, DemoAirgateClientID), body["id_token"].(string))
+	if id["ver"] != "1.0" || id["upn"] != "bob@airgate.example" || !slices.Contains(strs(id["amr"]), "mfa") {
+		t.Errorf("v1 ID token = %v", id)
+	}
+	at := mustVerify(t, verifier(t, s.HTTPClient(), info.Issuer, DemoAirgateClientID), body["access_token"].(string))
+	if at["ver"] != "2.0" || at["scp"] != "access_as_user" {
+		t.Errorf("access token = %v, want v2 (airgate asks for v2)", at)
 	}
 }
