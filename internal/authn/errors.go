@@ -45,6 +45,9 @@ const (
 	CodeWrongAudience Code = "wrong-audience"
 	// CodeUnsupportedVersion: ver is not an accepted token version.
 	CodeUnsupportedVersion Code = "unsupported-version"
+	// CodeNotAccessToken: the token names no client application (v2 azp,
+	// v1 appid), as ID tokens do; ID tokens are not bearer credentials.
+	CodeNotAccessToken Code = "not-access-token"
 )
 
 // Error is a rejected credential: the request is not authenticated and

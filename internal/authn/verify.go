@@ -134,7 +134,8 @@ func (v *Verifier) Ready(ctx context.Context) error {
 // compact serialization (hence exactly one signature), alg in the
 // allow-list, kid present, no Graph nonce, payload, ver, iss for the
 // token's tid and version, aud, exp/nbf/iat with the clock skew, tid
-// allowed. Then the signature is checked with the key for kid from the
+// allowed, oid and sub present, a client named (azp or appid, which ID
+// tokens lack). Then the signature is checked with the key for kid from the
 // tenant's key set; an unknown kid triggers at most one (rate-limited)
 // refresh. Principals are cached by the token's SHA-256 until the token
 // expires, and a cached token skips every check but expiry.
@@ -256,6 +257,11 @@ func (v *Verifier) checkClaims(c *claims, now time.Time) (string, error) {
 	}
 	if c.Oid == "" || c.Sub == "" {
 		return "", reject(CodeMalformedToken, "oid or sub missing")
+	}
+	// Every Entra access token names its client (ENTRA.md §2.1); an ID
+	// token, whose aud is the client itself, does not.
+	if c.Azp == "" && c.Appid == "" {
+		return "", reject(CodeNotAccessToken, "no azp or appid: not an access token")
 	}
 	return aud, nil
 }

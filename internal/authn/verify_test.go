@@ -251,6 +251,8 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "exp a string", token: signed(v2("exp", "tomorrow")), want: CodeMalformedToken, cheap: true},
 		{name: "no exp", token: signed(v2("exp", nil)), want: CodeMalformedToken, cheap: true},
 		{name: "no oid", token: signed(v2("oid", nil)), want: CodeMalformedToken, cheap: true},
+		{name: "no client (ID token shape)", token: signed(v2("azp", nil, "scp", nil, "nonce", "n-0S6_WzA2Mj")), want: CodeNotAccessToken, cheap: true},
+		{name: "v1 without appid", token: signed(v1("appid", nil)), want: CodeNotAccessToken, cheap: true},
 		{name: "unsupported version", token: signed(v2("ver", "3.0")), want: CodeUnsupportedVersion, cheap: true},
 		{name: "no version", token: signed(v2("ver", nil)), want: CodeUnsupportedVersion, cheap: true},
 		{name: "v1 refused when only v2 accepted", token: signed(v1()), opts: func(o *Options) { o.Versions = []string{Version2} }, want: CodeUnsupportedVersion, cheap: true},
