@@ -320,17 +320,9 @@ func (v *Verifier) checkSignature(ctx context.Context, raw string, h *header, c 
 	// issuer (possibly the {tenantid} template) signs only for it. v1 tokens
 	// are checked with the same keys, whose issuer is the v2 one, so the
 	// rule does not apply to them.
-	if key.Issuer != "" && c.Ver == Version2 {
-		t, err := splitTemplate("key issuer", key.Issuer)
-		var ok bool
-		if err == nil {
-			ok = t.matches(c.Iss, c.Tid)
-		} else {
-			ok = key.Issuer == c.Iss
-		}
-		if !ok {
-			return reject(CodeWrongIssuer, "signing key belongs to another issuer")
-		}
+	if key.Issuer != "" && c.Ver == Version2 &&
+		strings.ReplaceAll(normalizeTemplate(key.Issuer), TenantPlaceholder, c.Tid) != c.Iss {
+		return reject(CodeWrongIssuer, "signing key belongs to another issuer")
 	}
 	jws, err := jose.ParseSignedCompact(raw, v.joseAlgs)
 	if err != nil || len(jws.Signatures) != 1 {
