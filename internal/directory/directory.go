@@ -108,14 +108,14 @@ func (r *Resolver) count(f func(*Stats)) {
 // principal is a direct member of (Graph memberOf). The slice is shared:
 // callers MUST NOT modify it.
 func (r *Resolver) DirectGroups(ctx context.Context, objectID string) ([]string, error) {
-	return r.lookup(ctx, "direct", objectID, "/users/"+url.PathEscape(objectID)+"/memberOf/microsoft.graph.group?$select=id&$top=999")
+	return r.lookup(ctx, "direct", objectID, "/users/"+url.PathEscape(objectID)+"/memberOf?$select=id&$top=999")
 }
 
 // TransitiveGroups returns the object ids of every group the user is a
 // member of, directly or through nesting (Graph transitiveMemberOf), for
 // tokens with the groups overage indicator. The slice is shared.
 func (r *Resolver) TransitiveGroups(ctx context.Context, objectID string) ([]string, error) {
-	return r.lookup(ctx, "transitive", objectID, "/users/"+url.PathEscape(objectID)+"/transitiveMemberOf/microsoft.graph.group?$select=id&$top=999")
+	return r.lookup(ctx, "transitive", objectID, "/users/"+url.PathEscape(objectID)+"/transitiveMemberOf?$select=id&$top=999")
 }
 
 // Invalidate drops the cached answers for one object id (after an admin
@@ -224,7 +224,9 @@ func (r *Resolver) fetchAll(ctx context.Context, next string) ([]string, error) 
 			return nil, err
 		}
 		for _, v := range p.Value {
-			if v.Type == "" || v.Type == "#microsoft.graph.group" {
+			// memberOf also lists directory roles and administrative
+			// units; only groups can be mapped.
+			if v.Type == "#microsoft.graph.group" {
 				groups = append(groups, v.ID)
 			}
 		}
