@@ -39,7 +39,7 @@ var ErrNoOperation = errors.New("airflowsim: no such operation in the specificat
 // specification only names application/json, so such a body is checked
 // against the application/json schema.
 func ValidateResponse(api string, req *http.Request, status int, header http.Header, body []byte) error {
-	_, err := validate(api, req, status, header, body)
+	_, _, err := validate(api, req, status, header, body)
 	return err
 }
 
@@ -47,9 +47,11 @@ func ValidateResponse(api string, req *http.Request, status int, header http.Hea
 // properties the schema does not declare (the specifications seldom set
 // additionalProperties: false, so a misspelt or invented field would
 // otherwise pass). Free-form objects such as conf and params may hold
-// anything.
+// anything, and so may the entries of FastAPI's 422 bodies, which carry
+// input and ctx beside the loc, msg and type that Airflow's generated
+// specification declares.
 func ValidateResponseStrict(api string, req *http.Request, status int, header http.Header, body []byte) error {
-	media, err := validate(api, req, status, header, body)
+	s, media, err := validate(api, req, status, header, body)
 	if err != nil || media == nil || media.Schema == nil || len(bytes.TrimSpace(body)) == 0 {
 		return err
 	}
@@ -61,7 +63,7 @@ func ValidateResponseStrict(api string, req *http.Request, status int, header ht
 		return fmt.Errorf("airflowsim: decoding response body: %w", err)
 	}
 	var extra []string
-	undeclared([]*openapi3.Schema{media.Schema.Value}, v, "$", &extra)
+	s.undeclared([]*openapi3.Schema{media.Schema.Value}, v, "$", &extra)
 	if len(extra) > 0 {
 		sort.Strings(extra)
 		return fmt.Errorf("airflowsim: %s %s %d: undeclared properties: %s",
@@ -75,6 +77,15 @@ type spec struct {
 	doc    *openapi3.T
 	prefix string // the server URL v1 paths are relative to
 	paths  []specPath
+	// open are schemas whose objects may carry properties beyond those
+	// declared, by name, for ValidateResponseStrict.
+	open map[*openapi3.Schema]map[string]bool
+}
+
+// strictAllowances are the undeclared properties Airflow really sends,
+// by component schema.
+var strictAllowances = map[string][]string{
+	"ValidationError": {"input", "ctx", "url"}, // pydantic v2 error details
 }
 
 type specPath struct {
@@ -93,7 +104,17 @@ func loadSpec(data []byte, prefix string) (*spec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("airflowsim: loading specification: %w", err)
 	}
-	s := &spec{doc: doc, prefix: prefix}
+	s := &spec{doc: doc, prefix: prefix, open: map[*openapi3.Schema]map[string]bool{}}
+	if doc.Components != nil {
+		for name, props := range strictAllowances {
+			if ref := doc.Components.Schemas[name]; ref != nil && ref.Value != nil {
+				s.open[ref.Value] = map[string]bool{}
+				for _, p := range props {
+					s.open[ref.Value][p] = true
+				}
+			}
+		}
+	}
 	for tmpl, item := range doc.Paths.Map() {
 		s.paths = append(s.paths, specPath{template: tmpl, segs: splitPattern(tmpl), item: item})
 	}
@@ -175,18 +196,18 @@ func matchTemplate(tmpl, segs []string) (map[string]string, int, bool) {
 
 // validate runs kin-openapi's response validation and returns the media
 // type the body was checked against (nil when the response has no body).
-func validate(api string, req *http.Request, status int, header http.Header, body []byte) (*openapi3.MediaType, error) {
+func validate(api string, req *http.Request, status int, header http.Header, body []byte) (*spec, *openapi3.MediaType, error) {
 	load, ok := specs[api]
 	if !ok {
-		return nil, fmt.Errorf("airflowsim: unknown API %q (want %q or %q)", api, APIv1, APIv2)
+		return nil, nil, fmt.Errorf("airflowsim: unknown API %q (want %q or %q)", api, APIv1, APIv2)
 	}
 	s, err := load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	route, params, err := s.route(req.Method, req.URL.EscapedPath())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	header = header.Clone()
 	if header == nil {
@@ -213,14 +234,14 @@ func validate(api string, req *http.Request, status int, header http.Header, bod
 	}
 	input.SetBodyBytes(body)
 	if err := openapi3filter.ValidateResponse(context.Background(), input); err != nil {
-		return nil, fmt.Errorf("airflowsim: %s %s %d (%s): %w", req.Method, req.URL.EscapedPath(), status, route.Path, err)
+		return nil, nil, fmt.Errorf("airflowsim: %s %s %d (%s): %w", req.Method, req.URL.EscapedPath(), status, route.Path, err)
 	}
-	return media, nil
+	return s, media, nil
 }
 
 // undeclared walks v against the union of schemas and appends the JSON
 // paths of object properties that none of them declares.
-func undeclared(schemas []*openapi3.Schema, v any, at string, out *[]string) {
+func (sp *spec) undeclared(schemas []*openapi3.Schema, v any, at string, out *[]string) {
 	var flat []*openapi3.Schema
 	for _, s := range schemas {
 		flatten(s, &flat)
@@ -230,11 +251,15 @@ func undeclared(schemas []*openapi3.Schema, v any, at string, out *[]string) {
 		props := map[string][]*openapi3.Schema{}
 		open := false
 		objects := 0
+		allowed := map[string]bool{}
 		for _, s := range flat {
 			if !objectish(s) {
 				continue
 			}
 			objects++
+			for name := range sp.open[s] {
+				allowed[name] = true
+			}
 			for name, ref := range s.Properties {
 				if ref != nil && ref.Value != nil {
 					props[name] = append(props[name], ref.Value)
@@ -259,12 +284,12 @@ func undeclared(schemas []*openapi3.Schema, v any, at string, out *[]string) {
 		for name, item := range val {
 			sub, declared := props[name]
 			if !declared {
-				if !open {
+				if !open && !allowed[name] {
 					*out = append(*out, at+"."+name)
 				}
 				continue
 			}
-			undeclared(sub, item, at+"."+name, out)
+			sp.undeclared(sub, item, at+"."+name, out)
 		}
 	case []any:
 		var items []*openapi3.Schema
@@ -277,7 +302,7 @@ func undeclared(schemas []*openapi3.Schema, v any, at string, out *[]string) {
 			return
 		}
 		for i, item := range val {
-			undeclared(items, item, fmt.Sprintf("%s[%d]", at, i), out)
+			sp.undeclared(items, item, fmt.Sprintf("%s[%d]", at, i), out)
 		}
 	}
 }
