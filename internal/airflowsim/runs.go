@@ -73,7 +73,7 @@ func (st *store) addRun(d *dagState, runID, runType string, logical *time.Time, 
 // finish plays a run to its end: started a couple of seconds after it was
 // queued, each task taking twenty seconds; a failed run fails its second
 // task and marks the rest upstream_failed.
-func (r *dagRun) finish(d *dagState, state string, at time.Time) {
+func (r *dagRun) finish(state string, at time.Time) {
 	start := at.Add(2 * time.Second)
 	r.start = &start
 	t := start
@@ -100,7 +100,6 @@ func (r *dagRun) finish(d *dagState, state string, at time.Time) {
 	end := t.Add(time.Second)
 	r.end, r.lastDecision = &end, &end
 	r.state, r.updatedAt = state, end
-	_ = d
 }
 
 func (r *dagRun) duration() *float64 {

@@ -64,7 +64,7 @@ func (st *store) seedRuns(ds *dagState, now time.Time) {
 		run.triggeredBy = "ui"
 		run.triggeringUser = ptr("admin")
 		run.external = true
-		run.finish(ds, "failed", after)
+		run.finish("failed", after)
 		return
 	}
 	// The newest interval that ended at least two minutes ago has run;
@@ -81,7 +81,7 @@ func (st *store) seedRuns(ds *dagState, now time.Time) {
 	if ok && !start.Before(ds.StartDate) {
 		run := st.addRun(ds, "scheduled__"+pyISO(start), "scheduled", &start, end, &start, &end)
 		run.triggeredBy = "timetable"
-		run.finish(ds, "success", end)
+		run.finish("success", end)
 	}
 	if after, ok := ds.Schedule.nextTick(end, ds.StartDate); ok {
 		ds.next = &nextRun{logical: end, start: end, end: after, after: after}

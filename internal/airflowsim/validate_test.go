@@ -86,7 +86,7 @@ func TestValidateResponseCatchesDrift(t *testing.T) {
 		{name: "v1 problem json", api: APIv1, req: req1, status: 404, header: jsonHeader("application/problem+json"),
 			body: []byte(`{"detail":"DAG with dag_id: 'x' not found","status":404,"title":"DAG not found","type":"about:blank"}`), strict: true},
 		{name: "v1 problem with null detail, as Airflow 2 sends on 401", api: APIv1, req: req1, status: 401,
-			header: jsonHeader("application/problem+json"),
+			header:  jsonHeader("application/problem+json"),
 			body:    []byte(`{"detail":null,"status":401,"title":"Unauthorized","type":"about:blank"}`),
 			wantErr: "detail"},
 		{name: "wrong content type", api: APIv2, req: req2, status: 200, header: jsonHeader("text/html"), body: []byte(`<p>`),
