@@ -132,7 +132,10 @@ func (l *Log) Export(ctx context.Context, w io.Writer, opts ExportOptions) (Expo
 		}
 		sum.Records++
 		if cw != nil {
-			return cw.Write(csvRow(&ent))
+			if err := cw.Write(csvRow(&ent)); err != nil {
+				return fmt.Errorf("audit: exporting: %w", err)
+			}
+			return nil
 		}
 		return jw.record(&ent)
 	})

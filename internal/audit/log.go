@@ -111,6 +111,7 @@ type Log struct {
 	stopped  chan struct{} // closed when the writer has exited
 	closeErr error         // written by the writer before stopped closes
 
+	forceSync   bool          // PostgreSQL's synchronous_commit is off: turn it on in each append
 	slots       chan struct{} // one per acknowledged, not yet durable async record
 	failing     atomic.Bool   // the last commit failed
 	epoch       time.Time     // monotonic reference for commitStart
@@ -164,6 +165,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
 	if err := l.registerKey(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if d == postgresDialect {
+		// An acknowledged record must survive a server crash: with
+		// synchronous_commit=off it might not, so each append turns it
+		// on for its own transaction. Stronger settings (remote_apply,
+		// remote_write) are left as they are.
+		var sc string
+		if err := db.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&sc); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("audit: reading synchronous_commit: %w", err)
+		}
+		l.forceSync = sc == "off"
 	}
 	l.reqs = make(chan *request, opts.MaxBatch)
 	l.slots = make(chan struct{}, opts.QueueSize)
@@ -238,8 +251,8 @@ func (l *Log) enqueue(ctx context.Context, r *request) error {
 // answers 503). When ctx ends first the record may still be written later;
 // only the wait is abandoned. A record Append acknowledged survives a crash
 // of the process or the machine (SQLite: WAL with synchronous=FULL;
-// PostgreSQL: as durable as the server's commit, i.e. with its default
-// synchronous_commit=on).
+// PostgreSQL: committed with synchronous_commit at least on, which Append
+// enforces for its own transactions when the server has it off).
 func (l *Log) Append(ctx context.Context, rec Record) (Receipt, error) {
 	r, err := l.prepare(&rec)
 	if err != nil {

@@ -66,3 +66,15 @@ func TestPostgresTwoWriters(t *testing.T) {
 	}
 	t.Logf("%d checkpoints by %d keys", len(cps), len(signers))
 }
+
+// TestPostgresForcesSynchronousCommit: with synchronous_commit=off on the
+// server or connection, appends turn it back on for their transactions.
+func TestPostgresForcesSynchronousCommit(t *testing.T) {
+	dsn := audittest.PostgresDSN(t) + "&synchronous_commit=off"
+	l := openLog(t, dsn, Options{})
+	if !l.forceSync {
+		t.Fatal("forceSync = false with synchronous_commit=off")
+	}
+	appendN(t, l, 0, 3)
+	mustVerify(t, l, nil)
+}

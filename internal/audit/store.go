@@ -163,6 +163,11 @@ func postgresAppendOnly(table string) string {
 // appender holds the write lock from its first read of the chain head.
 const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 
+// sqliteReadPragmas are for read-only use: WAL mode is a property of the
+// file, so readers need not (and must not, on a file that is not an audit
+// database) set it.
+const sqliteReadPragmas = "_pragma=busy_timeout(10000)"
+
 // resolveDSN picks the backend for dsn and returns the driver's data source
 // name: postgres:// and postgresql:// URLs select PostgreSQL (pgx), anything
 // else is an SQLite file path or file: URI.
@@ -173,12 +178,19 @@ func resolveDSN(dsn string, readOnly bool) (*dialect, string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return postgresDialect, dsn, nil
 	}
+	if strings.Contains(dsn, "dbname=") || strings.HasPrefix(dsn, "host=") {
+		return nil, "", errors.New("audit: PostgreSQL keyword/value DSNs are not supported: use a postgres:// URL")
+	}
+	pragmas := sqlitePragmas
+	if readOnly {
+		pragmas = sqliteReadPragmas
+	}
 	if strings.HasPrefix(dsn, "file:") {
 		sep := "?"
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		return sqliteDialect, dsn + sep + sqlitePragmas, nil
+		return sqliteDialect, dsn + sep + pragmas, nil
 	}
 	if strings.Contains(dsn, "?") {
 		return nil, "", fmt.Errorf("audit: SQLite path %q contains '?': use a file: URI for parameters", dsn)
@@ -188,7 +200,7 @@ func resolveDSN(dsn string, readOnly bool) (*dialect, string, error) {
 			return nil, "", fmt.Errorf("audit: database %s does not exist", dsn)
 		}
 	}
-	return sqliteDialect, dsn + "?" + sqlitePragmas, nil
+	return sqliteDialect, dsn + "?" + pragmas, nil
 }
 
 // placeholders returns n comma-separated placeholders starting at index
@@ -289,6 +301,11 @@ type chainTip struct {
 // checkpoint.
 func (l *Log) readTip(ctx context.Context, tx *sql.Tx) (chainTip, error) {
 	var tip chainTip
+	if l.forceSync {
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO on`); err != nil {
+			return tip, fmt.Errorf("making the commit durable: %w", err)
+		}
+	}
 	if l.d.lock != "" {
 		var id int
 		if err := tx.QueryRowContext(ctx, l.d.lock).Scan(&id); err != nil {

@@ -115,7 +115,7 @@ func runAuditVerify(ctx context.Context, stdio Stdio, args []string) error {
 	if rep.Records > 0 && rep.Checkpoints == 0 {
 		fmt.Fprintln(stdio.Err, "warning: no checkpoints: truncation or a rewrite of the whole chain cannot be detected")
 	}
-	if !rep.Anchored {
+	if rep.Records > 0 && !rep.Anchored {
 		fmt.Fprintf(stdio.Err, "warning: the export starts at record %d with no checkpoint over record %d: its first link is trusted, not proven\n",
 			rep.First, rep.First-1)
 	}
