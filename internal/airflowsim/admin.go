@@ -73,7 +73,7 @@ func listConnections(c *call) reply {
 	for _, x := range all[lo:hi] {
 		out = append(out, c.renderConnection(x, true))
 	}
-	return ok(map[string]any{"connections": out, "total_entries": len(all)})
+	return okJSON(map[string]any{"connections": out, "total_entries": len(all)})
 }
 
 // GET /connections/{connection_id}
@@ -83,7 +83,7 @@ func getConnection(c *call) reply {
 	defer c.s.mu.Unlock()
 	for _, x := range c.s.st.conns {
 		if x.id == id {
-			return ok(c.renderConnection(x, false))
+			return okJSON(c.renderConnection(x, false))
 		}
 	}
 	return c.fail(http.StatusNotFound, "Connection not found",
@@ -136,7 +136,7 @@ func listPools(c *call) reply {
 	for _, p := range all[lo:hi] {
 		out = append(out, c.renderPool(p))
 	}
-	return ok(map[string]any{"pools": out, "total_entries": len(all)})
+	return okJSON(map[string]any{"pools": out, "total_entries": len(all)})
 }
 
 // GET /pools/{pool_name}
@@ -146,7 +146,7 @@ func getPool(c *call) reply {
 	defer c.s.mu.Unlock()
 	for _, p := range c.s.st.pools {
 		if p.name == name {
-			return ok(c.renderPool(p))
+			return okJSON(c.renderPool(p))
 		}
 	}
 	if c.v1() {
@@ -247,5 +247,5 @@ func getConfig(c *call) reply {
 		}
 		out = append(out, map[string]any{"name": s.name, "options": opts})
 	}
-	return ok(map[string]any{"sections": out})
+	return okJSON(map[string]any{"sections": out})
 }

@@ -451,24 +451,20 @@ func listDAGs(c *call) reply {
 		}
 		picked = append(picked, d)
 	}
-	order := q.Get("order_by")
-	if order == "" && !c.v1() && len(q["order_by"]) > 0 {
-		order = q["order_by"][0]
-	}
-	sortDAGs(picked, order)
+	sortDAGs(picked, q.Get("order_by"))
 	lo, hi := window(len(picked), limit, offset)
 	if c.v1() {
 		out := make([]v1DAG, 0, hi-lo)
 		for _, d := range picked[lo:hi] {
 			out = append(out, c.v1DAG(d))
 		}
-		return ok(map[string]any{"dags": out, "total_entries": len(picked)})
+		return okJSON(map[string]any{"dags": out, "total_entries": len(picked)})
 	}
 	out := make([]v2DAG, 0, hi-lo)
 	for _, d := range picked[lo:hi] {
 		out = append(out, c.v2DAG(d))
 	}
-	return ok(map[string]any{"dags": out, "total_entries": len(picked)})
+	return okJSON(map[string]any{"dags": out, "total_entries": len(picked)})
 }
 
 func hasTags(have, want []string, all bool) bool {
@@ -507,9 +503,9 @@ func getDAG(c *call) reply {
 		return c.dagNotFound(c.params["dag_id"])
 	}
 	if c.v1() {
-		return ok(c.v1DAG(d))
+		return okJSON(c.v1DAG(d))
 	}
-	return ok(c.v2DAG(d))
+	return okJSON(c.v2DAG(d))
 }
 
 // GET /dags/{dag_id}/details
@@ -521,7 +517,7 @@ func getDAGDetails(c *call) reply {
 		return c.dagNotFound(c.params["dag_id"])
 	}
 	if c.v1() {
-		return ok(c.v1DAGDetail(d))
+		return okJSON(c.v1DAGDetail(d))
 	}
 	active := 0
 	for _, r := range c.s.st.runs {
@@ -529,7 +525,7 @@ func getDAGDetails(c *call) reply {
 			active++
 		}
 	}
-	return ok(c.v2DAGDetails(d, active))
+	return okJSON(c.v2DAGDetails(d, active))
 }
 
 // PATCH /dags/{dag_id}: only is_paused can change, in both APIs.
@@ -559,7 +555,7 @@ func patchDAG(c *call) reply {
 	d.paused = paused
 	c.logEvent(eventLog{dagID: &d.ID}, "patch_dag", c.body)
 	if c.v1() {
-		return ok(c.v1DAG(d))
+		return okJSON(c.v1DAG(d))
 	}
-	return ok(c.v2DAG(d))
+	return okJSON(c.v2DAG(d))
 }

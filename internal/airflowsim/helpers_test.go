@@ -69,7 +69,7 @@ var (
 	rogueKey signingKey // an RSA key nobody trusts, published under rsaKey's kid
 )
 
-func testKeys(t *testing.T) (rsaK, ecK, edK, rogue signingKey) {
+func testKeys(t testing.TB) (rsaK, ecK, edK, rogue signingKey) {
 	t.Helper()
 	keysOnce.Do(func() {
 		r1, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -114,7 +114,7 @@ func claims(sub, role string, now time.Time) map[string]any {
 
 // sign makes a compact JWS of claims with k; an empty kid leaves the
 // header without one.
-func sign(t *testing.T, k signingKey, kid string, c map[string]any) string {
+func sign(t testing.TB, k signingKey, kid string, c map[string]any) string {
 	t.Helper()
 	opts := (&jose.SignerOptions{}).WithType("JWT")
 	if kid != "" {

@@ -13,7 +13,7 @@ import (
 // GET /health (v1) and /monitor/health (v2); unauthenticated in both.
 func getHealth(c *call) reply {
 	beat := c.stamp(c.now.Add(-3 * time.Second).Truncate(time.Microsecond))
-	return ok(map[string]any{
+	return okJSON(map[string]any{
 		"metadatabase":  map[string]any{"status": "healthy"},
 		"scheduler":     map[string]any{"status": "healthy", "latest_scheduler_heartbeat": beat},
 		"triggerer":     map[string]any{"status": "healthy", "latest_triggerer_heartbeat": beat},
@@ -27,7 +27,7 @@ func getVersion(c *call) reply {
 	if !c.v1() {
 		v = Airflow3Version
 	}
-	return ok(map[string]any{"version": v, "git_version": nil})
+	return okJSON(map[string]any{"version": v, "git_version": nil})
 }
 
 // GET /dagStats: counts of runs by state. v1 takes dag_ids as one
@@ -77,7 +77,7 @@ func getDagStats(c *call) reply {
 		}
 		out = append(out, item)
 	}
-	return ok(map[string]any{"dags": out, "total_entries": len(out)})
+	return okJSON(map[string]any{"dags": out, "total_entries": len(out)})
 }
 
 // eventLog is one row of Airflow's log table.
@@ -168,7 +168,7 @@ func listEventLogs(c *call) reply {
 		}
 		out = append(out, item)
 	}
-	return ok(map[string]any{"event_logs": out, "total_entries": len(picked)})
+	return okJSON(map[string]any{"event_logs": out, "total_entries": len(picked)})
 }
 
 // importError is one DAG file that failed to parse.
@@ -198,7 +198,7 @@ func listImportErrors(c *call) reply {
 		}
 		out = append(out, item)
 	}
-	return ok(map[string]any{"import_errors": out, "total_entries": len(all)})
+	return okJSON(map[string]any{"import_errors": out, "total_entries": len(all)})
 }
 
 // PATCH /api/v1/users/{username}: Airflow 2's (deprecated) user API, here
@@ -233,7 +233,7 @@ func patchUser(c *call) reply {
 		c.s.st.account.changedOn = c.now.Truncate(time.Microsecond)
 	}
 	c.logEvent(eventLog{}, "patch_user", c.body)
-	return ok(c.renderUser())
+	return okJSON(c.renderUser())
 }
 
 // renderUser is the v1 UserCollectionItem of the service account; needs

@@ -58,22 +58,32 @@ func newRecord(r *http.Request, body []byte, truncated bool, now time.Time) Requ
 }
 
 func (s *Server) record(rec Request) {
+	if s.recLimit == 0 {
+		return
+	}
 	s.recMu.Lock()
-	s.recorded = append(s.recorded, rec)
+	if len(s.recorded) < s.recLimit {
+		s.recorded = append(s.recorded, rec)
+	} else { // full: overwrite the oldest
+		s.recorded[s.recNext] = rec
+		s.recNext = (s.recNext + 1) % s.recLimit
+	}
 	s.recMu.Unlock()
 }
 
-// Requests returns a copy of every request received since New or the last
-// Reset, oldest first, including rejected ones. The caller owns the result.
+// Requests returns a copy of the requests received since New or the last
+// Reset, oldest first, including rejected ones and those that matched no
+// route; only the latest Options.RecordLimit are kept. The caller owns the
+// result.
 func (s *Server) Requests() []Request {
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
-	out := make([]Request, len(s.recorded))
-	for i, r := range s.recorded {
+	out := make([]Request, 0, len(s.recorded))
+	for _, r := range append(s.recorded[s.recNext:len(s.recorded):len(s.recorded)], s.recorded[:s.recNext]...) {
 		r.Query = cloneValues(r.Query)
 		r.Header = r.Header.Clone()
 		r.Body = slices.Clone(r.Body)
-		out[i] = r
+		out = append(out, r)
 	}
 	return out
 }
@@ -82,7 +92,7 @@ func (s *Server) Requests() []Request {
 // or other state.
 func (s *Server) Reset() {
 	s.recMu.Lock()
-	s.recorded = nil
+	s.recorded, s.recNext = nil, 0
 	s.recMu.Unlock()
 }
 

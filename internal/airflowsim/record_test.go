@@ -82,3 +82,28 @@ func TestRequestsBoundTheBody(t *testing.T) {
 		t.Errorf("2 MiB body: status = %d, want 413", resp.StatusCode)
 	}
 }
+
+func TestRecordLimit(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.RecordLimit = 3 })
+	for _, p := range []string{"/a", "/b", "/c", "/d", "/e"} {
+		f.do("GET", p, "")
+	}
+	var got []string
+	for _, r := range f.srv.Requests() {
+		got = append(got, r.Path)
+	}
+	if strings.Join(got, " ") != "/c /d /e" {
+		t.Errorf("kept %v, want the latest three", got)
+	}
+	f.srv.Reset()
+	f.do("GET", "/f", "")
+	if reqs := f.srv.Requests(); len(reqs) != 1 || reqs[0].Path != "/f" {
+		t.Errorf("after Reset kept %v", reqs)
+	}
+
+	none := newFixture(t, func(o *Options) { o.RecordLimit = -1 })
+	none.do("GET", "/api/v1/health", "")
+	if n := len(none.srv.Requests()); n != 0 {
+		t.Errorf("RecordLimit -1 kept %d requests", n)
+	}
+}

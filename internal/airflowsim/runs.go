@@ -33,8 +33,8 @@ type dagRun struct {
 	triggeringUser *string
 	conf           map[string]any
 	note           *string
+	partitionKey   *string
 	external       bool
-	updatedAt      time.Time
 	tis            []*taskInstance
 }
 
@@ -54,7 +54,6 @@ func (st *store) addRun(d *dagState, runID, runType string, logical *time.Time, 
 		runType:       runType,
 		state:         "queued",
 		conf:          map[string]any{},
-		updatedAt:     runAfter,
 	}
 	for i, t := range d.Tasks {
 		r.tis = append(r.tis, &taskInstance{
@@ -99,7 +98,7 @@ func (r *dagRun) finish(state string, at time.Time) {
 	}
 	end := t.Add(time.Second)
 	r.end, r.lastDecision = &end, &end
-	r.state, r.updatedAt = state, end
+	r.state = state
 }
 
 func (r *dagRun) duration() *float64 {
@@ -192,6 +191,7 @@ func (c *call) renderRun(r *dagRun) any {
 		Note:                   r.note,
 		DagVersions:            []v2DagVersion{},
 		DagDisplayName:         r.dagID,
+		PartitionKey:           r.partitionKey,
 	}
 	if r.triggeredBy != "" {
 		out.TriggeredBy = ptr(r.triggeredBy)
@@ -237,7 +237,7 @@ func (c *call) runCollection(f runFilter, limit, offset int) reply {
 	for _, r := range picked[lo:hi] {
 		out = append(out, c.renderRun(r))
 	}
-	return ok(map[string]any{"dag_runs": out, "total_entries": len(picked)})
+	return okJSON(map[string]any{"dag_runs": out, "total_entries": len(picked)})
 }
 
 // GET /dags/{dag_id}/dagRuns, with "~" for every DAG.
@@ -297,7 +297,7 @@ func listRunsBatch(c *call) reply {
 		return c.invalid(f.errs)
 	}
 	if filter.dagIDs != nil && len(filter.dagIDs) == 0 {
-		return ok(map[string]any{"dag_runs": []any{}, "total_entries": 0})
+		return okJSON(map[string]any{"dag_runs": []any{}, "total_entries": 0})
 	}
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
@@ -313,7 +313,7 @@ func getRun(c *call) reply {
 	if r == nil {
 		return c.runNotFound(dagID, runID)
 	}
-	return ok(c.renderRun(r))
+	return okJSON(c.renderRun(r))
 }
 
 func (st *store) findRun(dagID, runID string) *dagRun {
@@ -329,8 +329,9 @@ func (st *store) findRun(dagID, runID string) *dagRun {
 type triggerBody struct {
 	runID              *string
 	logical            *time.Time
-	logicalGiven       bool // v2: the key was present (it is required, and may be null)
 	intervalStart, end *time.Time
+	runAfter           *time.Time // v2 only
+	partitionKey       *string    // v2 only
 	conf               map[string]any
 	note               *string
 }
@@ -346,9 +347,9 @@ func (c *call) readTrigger() (triggerBody, *reply) {
 		f.only("dag_run_id", "logical_date", "execution_date", "data_interval_start", "data_interval_end", "conf", "note")
 	} else {
 		f.only("dag_run_id", "logical_date", "run_after", "data_interval_start", "data_interval_end", "conf", "note", "partition_key")
-		b.logicalGiven = f.require("logical_date")
-		f.timestamp("run_after")
-		f.str("partition_key")
+		f.require("logical_date") // required, and may be null
+		b.runAfter = f.timestamp("run_after")
+		b.partitionKey = f.str("partition_key")
 	}
 	b.runID = f.str("dag_run_id")
 	b.logical = f.timestamp("logical_date")
@@ -406,6 +407,9 @@ func triggerRun(c *call) reply {
 		return c.fail(http.StatusNotFound, "", fmt.Sprintf("DAG with dag_id: '%s' not found", dagID))
 	}
 	now := c.now.Truncate(time.Microsecond)
+	if b.runAfter != nil {
+		now = *b.runAfter
+	}
 	logical := b.logical
 	if c.v1() && logical == nil {
 		logical = &now // Airflow 2: the logical date defaults to now
@@ -448,6 +452,7 @@ func triggerRun(c *call) reply {
 	r := c.s.st.addRun(d, runID, "manual", logical, now, start, end)
 	r.external = true
 	r.triggeredBy = "rest_api"
+	r.partitionKey = b.partitionKey
 	if b.conf != nil {
 		r.conf = b.conf
 	}
@@ -458,7 +463,7 @@ func triggerRun(c *call) reply {
 		r.triggeringUser = ptr(c.who.Subject)
 	}
 	c.logEvent(eventLog{dagID: &r.dagID, runID: &r.runID, logicalDate: r.logicalDate}, "post_dag_run", c.body)
-	return ok(c.renderRun(r))
+	return okJSON(c.renderRun(r))
 }
 
 // manualInterval is the timetable's infer_manual_data_interval: the last

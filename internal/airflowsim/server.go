@@ -39,6 +39,9 @@ const (
 	// DefaultJWKSRefreshInterval is how long Airflow 3 keeps a fetched
 	// remote JWKS before fetching it again.
 	DefaultJWKSRefreshInterval = time.Hour
+	// DefaultRecordLimit is how many requests a server keeps for Requests
+	// when Options.RecordLimit is zero.
+	DefaultRecordLimit = 10000
 
 	maxRequestBody  = 1 << 20  // bodies the double reads
 	maxRecordedBody = 64 << 10 // bytes of a body that Requests keeps
@@ -87,6 +90,11 @@ type Options struct {
 	// 403 as Airflow does by default.
 	ExposeConfig bool
 
+	// RecordLimit bounds how many requests [Server.Requests] keeps,
+	// dropping the oldest, so a long demo or benchmark does not grow
+	// without end: zero means [DefaultRecordLimit], negative keeps none.
+	RecordLimit int
+
 	// Now returns the current time; nil means time.Now. It dates the
 	// seeded runs at New and every later timestamp, and is used to check
 	// token lifetimes.
@@ -104,8 +112,10 @@ type Server struct {
 	mu sync.Mutex // guards st
 	st *store
 
-	recMu    sync.Mutex // guards recorded
-	recorded []Request
+	recLimit int        // at most this many requests are kept; 0 keeps none
+	recMu    sync.Mutex // guards recorded and recNext
+	recorded []Request  // a ring once full
+	recNext  int        // the oldest entry of a full ring
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -128,6 +138,10 @@ func New(opts Options) *Server {
 		username: opts.Username,
 		tokens:   newTokenVerifier(opts, now),
 		expose:   opts.ExposeConfig,
+		recLimit: max(opts.RecordLimit, 0),
+	}
+	if opts.RecordLimit == 0 {
+		s.recLimit = DefaultRecordLimit
 	}
 	s.st = newStore(dags, opts.Password, now().UTC())
 	return s
@@ -280,7 +294,7 @@ func writeReply(w http.ResponseWriter, rep reply) {
 	_, _ = w.Write(out)
 }
 
-func ok(body any) reply { return reply{status: http.StatusOK, body: body} }
+func okJSON(body any) reply { return reply{status: http.StatusOK, body: body} }
 
 // query returns the request's query parameters.
 func (c *call) query() url.Values { return c.r.URL.Query() }

@@ -238,7 +238,7 @@ func listTaskInstances(c *call) reply {
 	for _, rw := range rows[lo:hi] {
 		out = append(out, c.renderTI(rw.r, rw.ti))
 	}
-	return ok(map[string]any{"task_instances": out, "total_entries": len(rows)})
+	return okJSON(map[string]any{"task_instances": out, "total_entries": len(rows)})
 }
 
 // GET /dags/{dag_id}/tasks
@@ -262,9 +262,9 @@ func listTasks(c *call) reply {
 		out = append(out, c.renderTask(d, t))
 	}
 	if c.v1() {
-		return ok(map[string]any{"tasks": out}) // the v1 TaskCollection has no total_entries
+		return okJSON(map[string]any{"tasks": out}) // the v1 TaskCollection has no total_entries
 	}
-	return ok(map[string]any{"tasks": out, "total_entries": len(out)})
+	return okJSON(map[string]any{"tasks": out, "total_entries": len(out)})
 }
 
 // renderTask renders the v1 Task or v2 TaskResponse schema.

@@ -86,7 +86,7 @@ func listVariables(c *call) reply {
 			out = append(out, c.renderVariable(v))
 		}
 	}
-	return ok(map[string]any{"variables": out, "total_entries": len(picked)})
+	return okJSON(map[string]any{"variables": out, "total_entries": len(picked)})
 }
 
 // GET /variables/{variable_key}
@@ -98,7 +98,7 @@ func getVariable(c *call) reply {
 	if v == nil {
 		return c.variableNotFound(key)
 	}
-	return ok(c.renderVariable(v))
+	return okJSON(c.renderVariable(v))
 }
 
 // readVariable parses the v1 Variable or the v2 VariableBody. Airflow 3
@@ -155,12 +155,12 @@ func postVariable(c *call) reply {
 		// Airflow 2's Variable.set overwrites an existing key.
 		existing.value, existing.description = value, desc
 		c.logEvent(eventLog{}, "variable.create", c.body)
-		return ok(c.renderVariable(existing))
+		return okJSON(c.renderVariable(existing))
 	}
 	v := &variable{key: key, value: value, description: desc}
 	c.s.st.vars = append(c.s.st.vars, v)
 	c.logEvent(eventLog{}, "variable.create", c.body)
-	rep2 := ok(c.renderVariable(v))
+	rep2 := okJSON(c.renderVariable(v))
 	if !c.v1() {
 		rep2.status = http.StatusCreated
 	}
@@ -202,7 +202,7 @@ func patchVariable(c *call) reply {
 		}
 	}
 	c.logEvent(eventLog{}, "variable.edit", c.body)
-	return ok(c.renderVariable(v))
+	return okJSON(c.renderVariable(v))
 }
 
 // DELETE /variables/{variable_key}
