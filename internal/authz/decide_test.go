@@ -217,16 +217,16 @@ func TestTranslation(t *testing.T) {
 		{"Viewer", "GET", "/api/v2/connections", false},
 		{"Op", "DELETE", "/api/v2/connections/aws", true},
 		{"User", "DELETE", "/api/v2/connections/aws", false},
-		{"Viewer", "GET", "/api/v2/assets", true},         // Assets and Asset Aliases (Airflow 3 Viewer)
-		{"User", "POST", "/api/v2/backfills", true},       // BACKFILL POST through DAG Runs can_create
-		{"Viewer", "GET", "/api/v2/plugins", false},       // VIEW.PLUGINS: Plugins can_read is Op's
-		{"Op", "GET", "/api/v2/plugins", true},            // VIEW.PLUGINS
-		{"Viewer", "GET", "/api/v2/importErrors", true},   // VIEW.IMPORT_ERRORS: ImportError
-		{"Viewer", "GET", "/api/v2/eventLogs", false},     // DAG.AUDIT_LOG: Audit Logs is Admin's
-		{"Admin", "GET", "/api/v2/eventLogs", true},       // through update_admin_permission's "*"
-		{"Admin", "PATCH", "/api/v2/dags/etl", true},      // DAG PUT
-		{"Viewer", "GET", "/api/v2/config", false},        // CONFIGURATION: Configurations is Op's
-		{"Op", "GET", "/api/v2/config", true},             // CONFIGURATION
+		{"Viewer", "GET", "/api/v2/assets", true},       // Assets and Asset Aliases (Airflow 3 Viewer)
+		{"User", "POST", "/api/v2/backfills", true},     // BACKFILL POST through DAG Runs can_create
+		{"Viewer", "GET", "/api/v2/plugins", false},     // VIEW.PLUGINS: Plugins can_read is Op's
+		{"Op", "GET", "/api/v2/plugins", true},          // VIEW.PLUGINS
+		{"Viewer", "GET", "/api/v2/importErrors", true}, // VIEW.IMPORT_ERRORS: ImportError
+		{"Viewer", "GET", "/api/v2/eventLogs", false},   // DAG.AUDIT_LOG: Audit Logs is Admin's
+		{"Admin", "GET", "/api/v2/eventLogs", true},     // through update_admin_permission's "*"
+		{"Admin", "PATCH", "/api/v2/dags/etl", true},    // DAG PUT
+		{"Viewer", "GET", "/api/v2/config", false},      // CONFIGURATION: Configurations is Op's
+		{"Op", "GET", "/api/v2/config", true},           // CONFIGURATION
 		{"Viewer", "GET", "/api/v2/dags/etl/dagVersions", true},
 		// Simple roles, Airflow 2 requests.
 		{"viewer", "GET", "/api/v1/dags", true},
