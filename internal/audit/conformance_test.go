@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/csv"
 	"errors"
 	"strings"
@@ -39,6 +40,7 @@ var conformanceTests = []struct {
 	{"AsyncOrdering", testAsyncOrdering},
 	{"InvalidRecords", testInvalidRecords},
 	{"ClosedAndReadOnly", testClosedAndReadOnly},
+	{"KeyRotation", testKeyRotation},
 }
 
 func testAppendReadBack(t *testing.T, dsn string) {
@@ -523,5 +525,47 @@ func testClosedAndReadOnly(t *testing.T, dsn string) {
 	}
 	if rep := mustVerify(t, ro, nil); rep.Records != 1 {
 		t.Errorf("Verify() = %+v", rep)
+	}
+}
+
+// rotatingSigner is a keyring stand-in whose current key can change.
+type rotatingSigner struct {
+	mu  sync.Mutex
+	cur *Key
+}
+
+func (s *rotatingSigner) key() *Key {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur
+}
+func (s *rotatingSigner) KeyID() string                   { return s.key().KeyID() }
+func (s *rotatingSigner) Sign(msg []byte) ([]byte, error) { return s.key().Sign(msg) }
+func (s *rotatingSigner) Public() crypto.PublicKey        { return s.key().Public() }
+func (s *rotatingSigner) rotate(k *Key) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur = k
+}
+
+func testKeyRotation(t *testing.T, dsn string) {
+	a, b := testKey(12), testKey(13)
+	s := &rotatingSigner{cur: a}
+	l := openLog(t, dsn, Options{Signer: s, CheckpointEvery: 5, CheckpointInterval: -1})
+	appendN(t, l, 0, 5)
+	s.rotate(b)
+	appendN(t, l, 5, 5)
+	cps, _ := l.Checkpoints(context.Background())
+	if len(cps) != 2 || cps[0].KeyID != a.KeyID() || cps[1].KeyID != b.KeyID() {
+		t.Fatalf("checkpoints %+v, want one by each key", cps)
+	}
+	keys, _ := l.Keys(context.Background())
+	if len(keys) != 2 {
+		t.Errorf("recorded keys %v, want both", keys)
+	}
+	mustVerify(t, l, nil)
+	mustVerify(t, l, KeySet{a.KeyID(): a.KeySet()[a.KeyID()], b.KeyID(): b.KeySet()[b.KeyID()]})
+	if _, err := l.Verify(context.Background(), a.KeySet()); err == nil {
+		t.Error("Verify(only the old key) = nil, want unknown key")
 	}
 }

@@ -112,6 +112,7 @@ type Log struct {
 	closeErr error         // written by the writer before stopped closes
 
 	forceSync   bool          // PostgreSQL's synchronous_commit is off: turn it on in each append
+	registered  atomic.Value  // string: the signer key id last recorded in audit_keys
 	slots       chan struct{} // one per acknowledged, not yet durable async record
 	failing     atomic.Bool   // the last commit failed
 	epoch       time.Time     // monotonic reference for commitStart
@@ -162,7 +163,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
 		close(l.stopped)
 		return l, nil
 	}
-	if err := l.registerKey(ctx); err != nil {
+	if err := l.registerKey(ctx, db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -387,7 +388,7 @@ func (l *Log) run() {
 	}
 
 	for reqs != nil || len(pending) > 0 {
-		batch := make([]*request, 0, len(pending)+1)
+		batch := make([]*request, 0, l.opts.MaxBatch)
 		batch = append(batch, pending...)
 		pending = nil
 		switch {
@@ -551,6 +552,13 @@ func (l *Log) addCheckpoint(ctx context.Context, tx *sql.Tx, seq uint64, head Ha
 	if err != nil {
 		l.opts.Logger.Error("audit: checkpoint not written", "seq", seq, "err", err)
 		return nil
+	}
+	if err := l.registerKey(ctx, tx); errors.Is(err, errKeyMismatch) {
+		// Recorded keys are a convenience, not a trust anchor: do not
+		// stop writing over them. Open refuses this case.
+		l.opts.Logger.Error("audit: signing key not recorded", "err", err)
+	} else if err != nil {
+		return err
 	}
 	return l.insertCheckpoint(ctx, tx, &c)
 }

@@ -367,9 +367,20 @@ func (l *Log) insertCheckpoint(ctx context.Context, tx *sql.Tx, c *Checkpoint) e
 	return nil
 }
 
-// registerKey records the signer's public key, if it exposes one, so that
-// the database names the keys its checkpoints claim.
-func (l *Log) registerKey(ctx context.Context) error {
+// errKeyMismatch: the database records another public key under the
+// signer's key id.
+var errKeyMismatch = errors.New("audit: the database records a different public key under the signing key's id")
+
+// dbtx is what *sql.DB and *sql.Tx have in common.
+type dbtx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// registerKey records the signer's current public key, if it exposes one
+// and it was not recorded yet, so that the database names the keys its
+// checkpoints claim (a keyring may rotate the key while the log runs).
+func (l *Log) registerKey(ctx context.Context, q dbtx) error {
 	s := l.opts.Signer
 	if s == nil {
 		return nil
@@ -379,17 +390,21 @@ func (l *Log) registerKey(ctx context.Context) error {
 		return nil
 	}
 	id := s.KeyID()
-	if _, err := l.db.ExecContext(ctx, l.d.rebind(`INSERT INTO audit_keys (key_id, public_key, added_ns) VALUES (?, ?, ?) ON CONFLICT (key_id) DO NOTHING`),
+	if last, _ := l.registered.Load().(string); last == id {
+		return nil
+	}
+	if _, err := q.ExecContext(ctx, l.d.rebind(`INSERT INTO audit_keys (key_id, public_key, added_ns) VALUES (?, ?, ?) ON CONFLICT (key_id) DO NOTHING`),
 		id, []byte(pub), l.opts.Now().UnixNano()); err != nil {
 		return fmt.Errorf("audit: recording the signing key: %w", err)
 	}
 	var got []byte
-	if err := l.db.QueryRowContext(ctx, l.d.rebind(`SELECT public_key FROM audit_keys WHERE key_id = ?`), id).Scan(&got); err != nil {
+	if err := q.QueryRowContext(ctx, l.d.rebind(`SELECT public_key FROM audit_keys WHERE key_id = ?`), id).Scan(&got); err != nil {
 		return fmt.Errorf("audit: recording the signing key: %w", err)
 	}
 	if string(got) != string(pub) {
-		return fmt.Errorf("audit: key id %q is already recorded with a different public key", id)
+		return fmt.Errorf("%w: key id %q", errKeyMismatch, id)
 	}
+	l.registered.Store(id)
 	return nil
 }
 
