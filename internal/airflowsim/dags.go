@@ -16,17 +16,22 @@ import (
 // DAG is one DAG the double serves. Only ID is required; the other fields
 // have Airflow-like defaults.
 type DAG struct {
+	// ID is the dag_id.
 	ID string
 	// DisplayName defaults to ID.
 	DisplayName string
+	// Description may be empty (null in the APIs).
 	Description string
-	Schedule    Schedule
-	Tags        []string
+	// Schedule is the DAG's schedule; the zero value is None.
+	Schedule Schedule
+	// Tags are the DAG's tags, in order.
+	Tags []string
 	// Owners defaults to ["airflow"].
 	Owners []string
 	// Fileloc defaults to /opt/airflow/dags/<ID>.py.
 	Fileloc string
-	Paused  bool
+	// Paused is the DAG's is_paused at New; PATCH /dags/{dag_id} changes it.
+	Paused bool
 	// StartDate defaults to 2024-01-01T00:00:00Z; timedelta schedules tick
 	// from it.
 	StartDate time.Time
@@ -39,6 +44,7 @@ type DAG struct {
 
 // Task is one task of a DAG.
 type Task struct {
+	// ID is the task_id.
 	ID string
 	// Operator is the operator's class name; it defaults to BashOperator.
 	Operator string
