@@ -36,11 +36,12 @@ const (
 // checkpoint) at Seq and what is wrong with it.
 type VerifyError struct {
 	Seq        uint64  // the first bad record; for checkpoint problems, the checkpoint's record
-	Problem    Problem //
+	Problem    Problem // what is wrong
 	Checkpoint bool    // the problem is with the checkpoint at Seq, not the record
 	Detail     string  // human-readable explanation
 }
 
+// Error returns "audit: record N: problem: detail".
 func (e *VerifyError) Error() string {
 	what := "record"
 	if e.Checkpoint {
