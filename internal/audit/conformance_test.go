@@ -41,6 +41,7 @@ var conformanceTests = []struct {
 	{"InvalidRecords", testInvalidRecords},
 	{"ClosedAndReadOnly", testClosedAndReadOnly},
 	{"KeyRotation", testKeyRotation},
+	{"TwoWriters", testTwoWriters},
 }
 
 func testAppendReadBack(t *testing.T, dsn string) {
