@@ -273,7 +273,7 @@ func listRunsBatch(c *call) reply {
 	allowed := []string{"order_by", "page_offset", "page_limit", "dag_ids", "states",
 		"start_date_gte", "start_date_lte", "end_date_gte", "end_date_lte"}
 	if c.v1() {
-		allowed = append(allowed, "execution_date_gte", "execution_date_lte")
+		allowed = append(allowed, "execution_date_gte", "execution_date_lte", "updated_at_gte", "updated_at_lte")
 	} else {
 		allowed = append(allowed, "logical_date_gte", "logical_date_lte", "run_after_gte", "run_after_lte",
 			"start_date_gt", "start_date_lt", "end_date_gt", "end_date_lt", "logical_date_gt", "logical_date_lt",
