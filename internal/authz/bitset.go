@@ -1,5 +1,7 @@
 package authz
 
+import "math/bits"
+
 // bitset is a set of small non-negative integers that keeps the first 256
 // inline, so that per-request sets of roles, mappings, conditions and
 // filter grants do not allocate in realistic policies.
@@ -14,8 +16,12 @@ func (b *bitset) set(i int) {
 		return
 	}
 	j := (i - 256) >> 6
-	for len(b.more) <= j {
-		b.more = append(b.more, 0)
+	if j >= len(b.more) {
+		// Not append: it would make escape analysis move every value
+		// holding a bitset to the heap.
+		more := make([]uint64, j+1)
+		copy(more, b.more)
+		b.more = more
 	}
 	b.more[j] |= 1 << (i & 63)
 }
@@ -58,4 +64,16 @@ func (b *bitset) each(f func(i int) bool) {
 			w >>= 1
 		}
 	}
+}
+
+// len returns the number of members.
+func (b *bitset) len() int {
+	n := 0
+	for _, w := range b.w {
+		n += bits.OnesCount64(w)
+	}
+	for _, w := range b.more {
+		n += bits.OnesCount64(w)
+	}
+	return n
 }

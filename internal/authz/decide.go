@@ -66,7 +66,7 @@ func (f failure) worse(g failure) failure {
 type evalState struct {
 	e   *Engine
 	ctx context.Context
-	in  *Input
+	in  Input // a copy: a pointer to the caller's would move it to the heap
 	cls *catalog.Classification
 
 	held       bitset // roles given by mappings
@@ -89,7 +89,7 @@ type evalState struct {
 // made (a DAG tag lookup or a condition failed to evaluate); the caller MUST
 // deny the request. A denial is a Decision with Allow false and a nil error.
 func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
-	st := evalState{e: e, ctx: ctx, in: &in, cls: in.Request}
+	st := evalState{e: e, ctx: ctx, in: in, cls: in.Request}
 	return st.decide()
 }
 
@@ -117,7 +117,7 @@ func (st *evalState) decide() (Decision, error) {
 		d.Reasons = st.denyReasons(plan, -1, need{}, failure{})
 		return d, nil
 	}
-	d.Matched = make([]Match, 0, len(plan.reqs)+1)
+	d.Matched = make([]Match, 0, plan.maxMatches)
 	for i := range plan.reqs {
 		rp := &plan.reqs[i]
 		n, skip := needFor(rp.perm, cls)
@@ -215,7 +215,7 @@ func (st *evalState) roleNames() []string {
 	if st.held.empty() {
 		return nil
 	}
-	var names []string
+	names := make([]string, 0, st.held.len())
 	st.held.each(func(i int) bool {
 		names = append(names, st.e.roles[i].Name)
 		return true
@@ -302,12 +302,16 @@ func (st *evalState) holdsAtom(a *atom, n need, roles *bitset, skipConds bool) (
 				}
 				if !ok {
 					best = best.worse(failure{kind: failScope})
-					st.traceGrant(a, gi, "does not select DAG "+n.dag)
+					if st.trace != nil {
+						st.trace.grant(st.e, a, gi, "does not select DAG "+n.dag)
+					}
 					continue
 				}
 			case !n.any && !g.allDAGs:
 				best = best.worse(failure{kind: failNotGlobal})
-				st.traceGrant(a, gi, "holds it for some DAGs only; every DAG is needed")
+				if st.trace != nil {
+					st.trace.grant(st.e, a, gi, "holds it for some DAGs only; every DAG is needed")
+				}
 				continue
 			}
 		}
@@ -317,11 +321,15 @@ func (st *evalState) holdsAtom(a *atom, n need, roles *bitset, skipConds bool) (
 					return -1, best
 				}
 				best = best.worse(failure{kind: failCond, cond: c})
-				st.traceGrant(a, gi, "condition "+st.e.conds[c].Field+" is false")
+				if st.trace != nil {
+					st.trace.grant(st.e, a, gi, "condition "+st.e.conds[c].Field+" is false")
+				}
 				continue
 			}
 		}
-		st.traceGrant(a, gi, "holds")
+		if st.trace != nil {
+			st.trace.grant(st.e, a, gi, "holds")
+		}
 		return gi, failure{}
 	}
 	return -1, best
@@ -474,6 +482,7 @@ func (st *evalState) denyReasons(plan *opPlan, i int, n need, f failure) []Reaso
 			}
 			return true
 		})
+		// Requirement i, or every requirement when no role is held.
 		for j := range plan.reqs {
 			if i >= 0 && j != i {
 				continue
@@ -483,10 +492,11 @@ func (st *evalState) denyReasons(plan *opPlan, i int, n need, f failure) []Reaso
 			if skip {
 				continue
 			}
-			_, ok, _ := st.holdsReq(rp, rn, &roles, true, nil)
-			return ok
+			if _, ok, _ := st.holdsReq(rp, rn, &roles, true, nil); !ok {
+				return false
+			}
 		}
-		return false
+		return true
 	}
 	if hypo(&st.ignored) {
 		out = append(out, ReasonNestedMembershipIgnored)
@@ -514,11 +524,4 @@ func (st *evalState) denyReasons(plan *opPlan, i int, n need, f failure) []Reaso
 		out = append(out, ReasonPermissionMissing)
 	}
 	return out
-}
-
-// traceGrant records a grant's outcome when explaining.
-func (st *evalState) traceGrant(a *atom, gi int, outcome string) {
-	if st.trace != nil {
-		st.trace.grant(st.e, a, gi, outcome)
-	}
 }

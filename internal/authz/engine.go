@@ -121,6 +121,8 @@ type reqPlan struct {
 
 type opPlan struct {
 	reqs []reqPlan
+	// maxMatches bounds the matches an allowed decision records.
+	maxMatches int
 }
 
 // New builds an engine for a compiled policy, planning every operation of
@@ -288,6 +290,7 @@ func (e *Engine) buildPlan(op *catalog.Operation, cache bool) *opPlan {
 			}
 		}
 		plan.reqs = append(plan.reqs, rp)
+		plan.maxMatches += max(1, len(rp.alt))
 	}
 	return plan
 }

@@ -21,6 +21,7 @@ const (
 	StepCondition   StepKind = "condition"
 	StepRequirement StepKind = "requirement"
 	StepGrant       StepKind = "grant"
+	StepHint        StepKind = "hint"
 	StepFilter      StepKind = "filter"
 	StepDecision    StepKind = "decision"
 )
@@ -69,7 +70,7 @@ func (t *tracer) add(kind StepKind, subject, outcome, detail string, depth int) 
 func (t *tracer) grant(e *Engine, a *atom, gi int, outcome string) {
 	g := e.grants[gi]
 	var details []string
-	if a.key.d != t.dialect {
+	if a.label != g.g.Permission.String() {
 		details = append(details, "as "+a.label)
 	}
 	for _, s := range g.g.Scopes {
@@ -118,9 +119,9 @@ func (e *Engine) Explain(ctx context.Context, in Input) (*Explanation, error) {
 		return x, err
 	}
 
-	st := evalState{e: e, ctx: ctx, in: &in, cls: cls}
+	st := evalState{e: e, ctx: ctx, in: in, cls: cls}
 	st.mapRoles()
-	e.explainPrincipal(t, &in)
+	e.explainPrincipal(t, &st.in)
 	e.explainMappings(t, &st)
 	e.explainRoles(t, &st)
 	if cerr := e.explainConditions(t, &st); cerr != nil {
@@ -133,7 +134,7 @@ func (e *Engine) Explain(ctx context.Context, in Input) (*Explanation, error) {
 	for i := range plan.reqs {
 		rp := &plan.reqs[i]
 		n, skip := needFor(rp.perm, cls)
-		subj := rp.perm.Action + " on " + rp.perm.Resource + needText(n)
+		subj := requirementText(n.requirement(rp.perm.Resource, rp.perm.Action))
 		if skip {
 			t.add(StepRequirement, rp.perm.Action+" on "+rp.perm.Resource, "not checked", "Airflow skips it when the request names no DAG", 1)
 			continue
@@ -149,44 +150,57 @@ func (e *Engine) Explain(ctx context.Context, in Input) (*Explanation, error) {
 			continue
 		}
 		t.steps[at].Outcome = "missing"
-		t.steps[at].Detail = string(st.denyReasons(plan, i, n, f)[0])
+		t.steps[at].Detail = strings.Join(reasonStrings(st.denyReasons(plan, i, n, f)), ", ")
 		if others := e.grantingRoles(rp, &st.held); len(others) > 0 {
-			t.add(StepGrant, "roles not held", "would grant it", strings.Join(others, ", "), 2)
+			t.add(StepHint, "roles not held", "would grant it", strings.Join(others, ", "), 2)
 		}
 	}
 	st.trace = nil
 	if d.DAGs.Active() {
-		t.add(StepFilter, string(d.DAGs.Kind), d.DAGs.String(), "list responses are narrowed to these DAGs", 1)
+		t.add(StepFilter, "list responses", d.DAGs.String(), "", 1)
 	}
 	e.explainDecision(t, &d)
 	return x, err
 }
 
-func needText(n need) string {
+// requirementText reads "can_create on DAG Runs for DAG team_b_daily";
+// "for every DAG" only for per-DAG resources.
+func requirementText(r catalog.Requirement) string {
+	s := r.Action + " on " + r.Resource
 	switch {
-	case n.dag != "":
-		return " for DAG " + n.dag
-	case n.any:
-		return " for any DAG"
+	case r.DAGID != "":
+		return s + " for DAG " + r.DAGID
+	case r.AnyDAG:
+		return s + " for any DAG"
+	case policy.IsDAGScoped(policy.FAB, r.Resource) || policy.IsDAGScoped(policy.Entity, r.Resource):
+		return s + " for every DAG"
 	}
-	return " for every DAG"
+	return s
+}
+
+func reasonStrings(rs []Reason) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
 }
 
 func (e *Engine) explainPrincipal(t *tracer, in *Input) {
 	p := in.Principal
 	var details []string
 	if p.GroupsOverage {
-		details = append(details, "groups overage")
+		details = append(details, "groups in token: overage")
 	} else {
-		details = append(details, fmt.Sprintf("%d token groups", len(p.Groups)))
+		details = append(details, fmt.Sprintf("groups in token: %d", len(p.Groups)))
 	}
 	if in.TransitiveGroupsKnown {
-		details = append(details, fmt.Sprintf("%d transitive groups resolved", len(in.TransitiveGroups)))
+		details = append(details, fmt.Sprintf("transitive groups: %d", len(in.TransitiveGroups)))
 	}
 	if in.DirectGroupsKnown {
-		details = append(details, fmt.Sprintf("%d direct groups resolved", len(in.DirectGroups)))
+		details = append(details, fmt.Sprintf("direct groups: %d", len(in.DirectGroups)))
 	} else {
-		details = append(details, "direct groups not resolved")
+		details = append(details, "direct groups: not resolved")
 	}
 	if len(p.AppRoles) > 0 {
 		details = append(details, "app roles "+strings.Join(p.AppRoles, ", "))
@@ -279,12 +293,11 @@ func (e *Engine) explainConditions(t *tracer, st *evalState) error {
 // grantingRoles names the roles not held whose grants cover the
 // requirement directly or through its translation, for "why not" hints.
 func (e *Engine) grantingRoles(rp *reqPlan, held *bitset) []string {
-	var names []string
+	var roles bitset
 	add := func(a *atom) {
 		for _, gi := range a.grants {
-			ri := e.grants[gi].role
-			if !held.has(ri) && !containsString(names, e.roles[ri].Name) {
-				names = append(names, e.roles[ri].Name)
+			if ri := e.grants[gi].role; !held.has(ri) {
+				roles.set(ri)
 			}
 		}
 	}
@@ -294,6 +307,11 @@ func (e *Engine) grantingRoles(rp *reqPlan, held *bitset) []string {
 			add(a)
 		}
 	}
+	var names []string
+	roles.each(func(ri int) bool {
+		names = append(names, e.roles[ri].Name)
+		return true
+	})
 	return names
 }
 
@@ -302,20 +320,11 @@ func (e *Engine) explainDecision(t *tracer, d *Decision) {
 	if d.Allow {
 		outcome = "allow"
 	}
-	var reasons []string
-	for _, r := range d.Reasons {
-		reasons = append(reasons, string(r))
-	}
-	detail := strings.Join(reasons, ", ")
+	detail := strings.Join(reasonStrings(d.Reasons), ", ")
 	if d.Missing != nil {
 		detail += "; missing " + requirementText(*d.Missing)
 	}
 	t.add(StepDecision, "verdict", outcome, detail, 0)
-}
-
-// requirementText reads "can_create on DAG Runs for DAG team_b_daily".
-func requirementText(r catalog.Requirement) string {
-	return r.Action + " on " + r.Resource + needText(need{dag: r.DAGID, any: r.AnyDAG})
 }
 
 func containsInt(list []int, i int) bool {

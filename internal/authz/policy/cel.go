@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	_ "time/tzdata" // time windows work where the system has no zone database
 
 	"cel.dev/cel-go/cel"
 	celast "cel.dev/cel-go/common/ast"
