@@ -94,7 +94,7 @@ func (e *Engine) Decide(ctx context.Context, in Input) (Decision, error) {
 }
 
 func (st *evalState) decide() (Decision, error) {
-	cls, in := st.cls, st.in
+	cls, in := st.cls, &st.in
 	if cls == nil || !cls.Known() {
 		return Decision{Reasons: reasonsUnknown}, nil
 	}
@@ -115,6 +115,9 @@ func (st *evalState) decide() (Decision, error) {
 	plan := st.e.planFor(cls.Op)
 	if st.held.empty() {
 		d.Reasons = st.denyReasons(plan, -1, need{}, failure{})
+		if st.err != nil {
+			return Decision{}, st.err
+		}
 		return d, nil
 	}
 	d.Matched = make([]Match, 0, plan.maxMatches)
@@ -152,7 +155,7 @@ func (st *evalState) decide() (Decision, error) {
 
 // mapRoles finds the roles the principal holds through mappings.
 func (st *evalState) mapRoles() {
-	e, in, p := st.e, st.in, st.in.Principal
+	e, in, p := st.e, &st.in, st.in.Principal
 	if in.DirectGroupsKnown {
 		for _, g := range in.DirectGroups {
 			for _, ref := range e.groupRefs(g) {
@@ -398,7 +401,7 @@ func (st *evalState) celVars() *policy.Vars {
 	if st.vars != nil {
 		return st.vars
 	}
-	in, p := st.in, st.in.Principal
+	in, p := &st.in, st.in.Principal
 	groups := p.Groups
 	if in.TransitiveGroupsKnown {
 		groups = in.TransitiveGroups

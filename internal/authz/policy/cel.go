@@ -122,6 +122,7 @@ var celVars = []struct {
 // activation resolves the environment's variables from Vars without a map.
 type activation struct{ v *Vars }
 
+// ResolveName implements interpreter.Activation.
 func (a activation) ResolveName(name string) (any, bool) {
 	v := a.v
 	switch name {
@@ -165,6 +166,7 @@ func (a activation) ResolveName(name string) (any, bool) {
 	return nil, false
 }
 
+// Parent implements interpreter.Activation: there is none.
 func (activation) Parent() interpreter.Activation { return nil }
 
 var emptyList = types.NewStringList(types.DefaultTypeAdapter, nil)
