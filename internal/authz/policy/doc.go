@@ -24,6 +24,36 @@
 //	  - app_role: Airflow.Operator
 //	    roles: [team-a-operator]
 //
+// # Fields
+//
+//   - version: must be 1.
+//   - roles.<name>: a role. Names are letters, digits, "_", "." and "-";
+//     Airflow's built-in roles (FAB Viewer, User, Op, Admin; simple auth
+//     manager viewer, user, op, admin) exist already and may be extended and
+//     mapped, never redefined.
+//   - description: free text.
+//   - extends: roles whose grants this role includes (see below).
+//   - permissions: {resource, actions} pairs in either of Airflow's
+//     dialects. FAB: a resource such as "DAGs", "DAG Runs", "Connections"
+//     with can_create, can_read, can_edit, can_delete, menu_access. Airflow 3:
+//     an entity such as "DAG", "DAG.RUN", "CONNECTION", "VIEW.PLUGINS" with
+//     GET, POST, PUT, DELETE. "*" is allowed as a resource or action (and
+//     "DAG.*", "VIEW.*", "CUSTOM_VIEW.*" as entities), with a warning.
+//     The per-DAG FAB resources "DAG:<id>" and "DAG Run:<id>" are written
+//     as DAGs / DAG Runs with a dags selector instead.
+//   - dags, dag_tags: the DAGs the role's per-DAG permissions apply to:
+//     ids and globs ("*", "?"), or DAGs carrying a tag. Without either,
+//     every DAG. Only DAGs, DAG Runs, DAG and DAG.* are per-DAG; Airflow
+//     checks every other resource globally, so selectors do not narrow it
+//     (resources such as Task Instances are still narrowed in effect,
+//     because Airflow checks the DAG itself beside them).
+//   - when: a CEL condition (see [Condition]); deny_reason: the reason code
+//     reported when it is false and nothing else grants the request.
+//   - mappings[i]: group (an Entra group object id) or app_role (an app
+//     role value); roles to give; name, for people; nested: count
+//     transitive group membership too (default false: direct members
+//     only; not allowed for app roles).
+//
 // [Parse] checks every field (unknown fields, Airflow's resource and action
 // vocabularies, DAG globs, CEL conditions, role references and cycles) and
 // reports every problem at once, each naming the field path and the bad
