@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,7 +76,7 @@ var directGroups = map[*identity.Principal][]string{
 // input builds a request as the server would: classified by the default
 // catalogue, direct groups resolved.
 func input(p *identity.Principal, method, target string) Input {
-	path, query, _ := cut(target, "?")
+	path, query, _ := strings.Cut(target, "?")
 	cls := catalog.Default().Classify(method, path, query)
 	in := Input{Principal: p, Request: &cls, Method: method, Path: path,
 		SourceIP: netip.MustParseAddr("10.1.2.3"), Time: testNow}
@@ -83,15 +84,6 @@ func input(p *identity.Principal, method, target string) Input {
 		in.DirectGroups, in.DirectGroupsKnown = dg, true
 	}
 	return in
-}
-
-func cut(s, sep string) (string, string, bool) {
-	for i := 0; i+len(sep) <= len(s); i++ {
-		if s[i:i+len(sep)] == sep {
-			return s[:i], s[i+len(sep):], true
-		}
-	}
-	return s, "", false
 }
 
 // fakeDAGs is a DAGMetadata with fixed tags.

@@ -115,7 +115,8 @@ func compileSelector(field string, dags, tags []string, errs *problems) *Selecto
 var errDAGSelector = wrapf(ErrDAGSelector, `(letters, digits, "_", ".", "-" and the wildcards "*" and "?"; at most 250 characters)`)
 
 // validGlob reports whether p is a DAG id (Airflow's KEY_REGEX ^[\w.-]+$,
-// at most 250 characters) in which "*" and "?" may also appear.
+// at most 250 characters) in which "*" and "?" may also appear. It mirrors
+// catalog.ValidDAGID, which this package may not import.
 func validGlob(p string) bool {
 	if p == "" || utf8.RuneCountInString(p) > 250 {
 		return false
