@@ -1,0 +1,117 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/airgate/airgate/internal/config"
+	"github.com/airgate/airgate/internal/server"
+)
+
+func init() {
+	register(command{
+		name:    "serve",
+		summary: "run the gateway in front of Airflow (--config FILE)",
+		run:     runServe,
+	})
+}
+
+func runServe(ctx context.Context, stdio Stdio, args []string) error {
+	fs := newFlags("serve", stdio)
+	cfgPath := fs.String("config", "airgate.yaml", "configuration file")
+	readyFile := fs.String("ready-file", "", "write the listening address as JSON to this file when ready")
+	if err := parseFlags(fs, args, false); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdio.Err, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	return serveUntilDone(ctx, srv, ln, logger, *readyFile, func() error {
+		next, err := loadConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		return srv.Reload(ctx, next, server.Options{Logger: logger})
+	})
+}
+
+// loadConfig loads and validates a configuration file.
+func loadConfig(path string) (*config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func logLevel(s string) slog.Level {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return slog.LevelInfo
+	}
+	return l
+}
+
+// serveUntilDone serves h on ln until ctx ends, reloading on SIGHUP, then
+// shuts down gracefully.
+func serveUntilDone(ctx context.Context, srv *server.Server, ln net.Listener, logger *slog.Logger, readyFile string, reload func() error) error {
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	addr := ln.Addr().String()
+	logger.Info("airgate serving", "addr", addr)
+	if readyFile != "" {
+		if err := writeJSONFile(readyFile, map[string]string{"addr": addr, "url": "http://" + addr}); err != nil {
+			return err
+		}
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-hup:
+			if err := reload(); err != nil {
+				logger.Error("reload failed; the running configuration stays", "err", err.Error())
+			}
+		case err := <-errc:
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			logger.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			return hs.Shutdown(sctx)
+		}
+	}
+}
