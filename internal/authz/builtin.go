@@ -2,22 +2,10 @@ package authz
 
 import (
 	"fmt"
-	_ "unsafe" // go:linkname, see catalogFABRoles
 
 	"github.com/airgate/airgate/internal/authz/policy"
 	"github.com/airgate/airgate/internal/catalog"
 )
-
-// The catalogue keeps Airflow's built-in roles in unexported tables and has
-// no accessor yet. Until it exports one (catalog.BuiltinRoles), authz reads
-// the tables directly, so that there is exactly one copy of Airflow's role
-// definitions; the linker fails the build if they are renamed.
-//
-//go:linkname catalogFABRoles github.com/airgate/airgate/internal/catalog.fabRoles
-var catalogFABRoles []catalog.BuiltinRole
-
-//go:linkname catalogSimpleRoles github.com/airgate/airgate/internal/catalog.simpleRoles
-var catalogSimpleRoles []catalog.BuiltinRole
 
 // fabAirflow3Grants are what the Airflow 3 FAB provider's roles hold beyond
 // the Airflow 2.10 lists in the catalogue (AIRFLOW.md §2, "A3 FAB provider",
@@ -55,11 +43,11 @@ var fabAirflow3Grants = map[string][]catalog.Grant{
 func Builtins() []policy.BuiltinRole {
 	var out []policy.BuiltinRole
 	var extra []catalog.Grant
-	for _, r := range catalogFABRoles {
+	for _, r := range catalog.BuiltinRoles(catalog.FAB) {
 		extra = append(extra, fabAirflow3Grants[r.Name]...)
 		out = append(out, builtin(r, policy.FAB, extra))
 	}
-	for _, r := range catalogSimpleRoles {
+	for _, r := range catalog.BuiltinRoles(catalog.Simple) {
 		out = append(out, builtin(r, policy.Entity, nil))
 	}
 	return out

@@ -33,3 +33,16 @@ type BuiltinRole struct {
 	// Source names the Airflow source the set was read from.
 	Source string
 }
+
+// BuiltinRoles returns Airflow's predefined roles of a family, in Airflow's
+// order (Viewer, User, Op, Admin). The roles and their grants are shared:
+// callers MUST NOT modify them.
+func BuiltinRoles(f RoleFamily) []BuiltinRole {
+	switch f {
+	case FAB:
+		return fabRoles
+	case Simple:
+		return simpleRoles
+	}
+	return nil
+}
