@@ -33,20 +33,22 @@ var allowed = map[string][]string{
 	"authn":            {"identity", "authn/jwks"},
 	"authn/jwks":       {},
 	"authz":            {"identity", "catalog", "authz/policy"},
-	"session":          {"identity"},
-	"tokens":           {"identity", "authz", "catalog", "authz/policy"},
-	"secrets/rotation": {"secrets"},
+	"session":          {"identity", "sqlstore"},
+	"tokens":           {"identity", "authz", "catalog", "authz/policy", "sqlstore"},
+	"secrets/rotation": {"secrets", "sqlstore"},
 	"proxy":            {},
 	"idp":              {},
 	"airflowsim":       {},
 	"directory":        {"identity"},
 	// L2
 	"server": {"identity", "catalog", "config", "audit", "secrets", "authz/policy",
-		"authn", "authn/jwks", "authz", "session", "tokens", "secrets/rotation", "proxy", "directory"},
+		"authn", "authn/jwks", "authz", "session", "tokens", "secrets/rotation", "proxy", "directory", "sqlstore"},
+	// L3: the demo composes a whole stack in one process.
+	"demo": {"server", "config", "idp", "airflowsim", "authz", "authz/policy", "catalog", "identity", "audit", "secrets"},
 	// L3
 	"cli": {"server", "config", "idp", "audit", "secrets", "secrets/rotation", "catalog",
 		"identity", "authz", "authz/policy", "authn", "authn/jwks", "tokens", "session", "proxy",
-		"directory", "airflowsim"},
+		"directory", "airflowsim", "demo", "sqlstore"},
 }
 
 // testOnly packages hold test helpers: production code never imports them.
