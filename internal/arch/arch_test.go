@@ -25,9 +25,10 @@ var allowed = map[string][]string{
 	"audit":    {},
 	// audittest is the audit store conformance suite, for tests only.
 	"audit/audittest": {"audit"},
-	"secrets":         {},
+	"secrets":         {"sqlstore"},
 	"authz/policy":    {},
 	"testutil":        {},
+	"sqlstore":        {},
 	"arch":            {},
 	// L1
 	"authn":            {"identity", "authn/jwks"},
