@@ -32,10 +32,16 @@ const (
 	UseToken Use = "token"
 	// UseAudit signs audit checkpoints (Ed25519).
 	UseAudit Use = "audit"
+	// UseSession seals browser session cookies (AES-256-GCM, symmetric:
+	// never published).
+	UseSession Use = "session"
 )
 
 // algFor is the algorithm of each use's keys.
-var algFor = map[Use]string{UseToken: "ES256", UseAudit: "EdDSA"}
+var algFor = map[Use]string{UseToken: "ES256", UseAudit: "EdDSA", UseSession: "A256GCM"}
+
+// uses are the key series every keyring holds.
+var uses = []Use{UseToken, UseAudit, UseSession}
 
 // Key is one version of a key. Keys are immutable once created.
 type Key struct {
@@ -53,14 +59,25 @@ type Key struct {
 	RetiredAt   time.Time
 	UnpublishAt time.Time
 
-	signer crypto.Signer
+	signer crypto.Signer // asymmetric uses
+	secret []byte        // symmetric uses
 }
 
-// Signer returns the private key. Callers MUST NOT log or copy it out.
+// Signer returns the private key of an asymmetric key, nil for a symmetric
+// one. Callers MUST NOT log or copy it out.
 func (k *Key) Signer() crypto.Signer { return k.signer }
 
-// Public returns the public key.
-func (k *Key) Public() crypto.PublicKey { return k.signer.Public() }
+// Secret returns a symmetric key's bytes, nil for an asymmetric one.
+// Callers MUST NOT log, modify or copy it out.
+func (k *Key) Secret() []byte { return k.secret }
+
+// Public returns the public key, nil for a symmetric key.
+func (k *Key) Public() crypto.PublicKey {
+	if k.signer == nil {
+		return nil
+	}
+	return k.signer.Public()
+}
 
 // Store persists a keyring's encoded state. Implementations write
 // atomically; Load returns ErrNotFound when nothing was stored yet.
@@ -101,7 +118,7 @@ func Open(store Store, o Options) (*Keyring, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	changed := false
-	for _, use := range []Use{UseToken, UseAudit} {
+	for _, use := range uses {
 		if k.latestLocked(use) == nil {
 			nk, err := newKey(use, 1, k.now(), 0)
 			if err != nil {
@@ -139,33 +156,43 @@ func (k *Keyring) Reload() error {
 }
 
 func newKey(use Use, version int, now time.Time, lead time.Duration) (*Key, error) {
-	var s crypto.Signer
-	var err error
+	key := &Key{Use: use, Alg: algFor[use], Version: version, Created: now.UTC(), ActiveAt: now.Add(lead).UTC()}
+	var material []byte
 	switch use {
 	case UseToken:
-		s, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		s, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("secrets: generating key: %w", err)
+		}
+		key.signer = s
 	case UseAudit:
-		_, s, err = ed25519.GenerateKey(rand.Reader)
+		_, s, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, fmt.Errorf("secrets: generating key: %w", err)
+		}
+		key.signer = s
+	case UseSession:
+		key.secret = make([]byte, 32)
+		if _, err := rand.Read(key.secret); err != nil {
+			return nil, fmt.Errorf("secrets: generating key: %w", err)
+		}
+		// The id must not reveal the secret: fingerprint a hash of it
+		// under a label.
+		sum := sha256.Sum256(append([]byte("airgate session key id\x00"), key.secret...))
+		material = sum[:]
 	default:
 		return nil, fmt.Errorf("secrets: unknown key use %q", use)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("secrets: generating key: %w", err)
+	if key.signer != nil {
+		pub, err := x509.MarshalPKIXPublicKey(key.signer.Public())
+		if err != nil {
+			return nil, err
+		}
+		material = pub
 	}
-	pub, err := x509.MarshalPKIXPublicKey(s.Public())
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(pub)
-	return &Key{
-		ID:       fmt.Sprintf("%s-%d-%s", use, version, hex.EncodeToString(sum[:4])),
-		Use:      use,
-		Alg:      algFor[use],
-		Version:  version,
-		Created:  now.UTC(),
-		ActiveAt: now.Add(lead).UTC(),
-		signer:   s,
-	}, nil
+	sum := sha256.Sum256(material)
+	key.ID = fmt.Sprintf("%s-%d-%s", use, version, hex.EncodeToString(sum[:4]))
+	return key, nil
 }
 
 func (k *Keyring) latestLocked(use Use) *Key {
@@ -295,7 +322,8 @@ type storedKey struct {
 	ActiveAt    time.Time `json:"active_at"`
 	RetiredAt   time.Time `json:"retired_at,omitzero"`
 	UnpublishAt time.Time `json:"unpublish_at,omitzero"`
-	PKCS8       string    `json:"pkcs8"`
+	PKCS8       string    `json:"pkcs8,omitempty"`
+	Secret      string    `json:"secret,omitempty"`
 }
 
 type storedRing struct {
@@ -306,15 +334,20 @@ type storedRing struct {
 func (k *Keyring) saveLocked() error {
 	ring := storedRing{Version: 1}
 	for _, key := range k.keys {
-		der, err := x509.MarshalPKCS8PrivateKey(key.signer)
-		if err != nil {
-			return fmt.Errorf("secrets: encoding key %s: %w", key.ID, err)
-		}
-		ring.Keys = append(ring.Keys, storedKey{
+		sk := storedKey{
 			ID: key.ID, Use: key.Use, Alg: key.Alg, Version: key.Version, Created: key.Created,
 			ActiveAt: key.ActiveAt, RetiredAt: key.RetiredAt, UnpublishAt: key.UnpublishAt,
-			PKCS8: base64.StdEncoding.EncodeToString(der),
-		})
+		}
+		if key.secret != nil {
+			sk.Secret = base64.StdEncoding.EncodeToString(key.secret)
+		} else {
+			der, err := x509.MarshalPKCS8PrivateKey(key.signer)
+			if err != nil {
+				return fmt.Errorf("secrets: encoding key %s: %w", key.ID, err)
+			}
+			sk.PKCS8 = base64.StdEncoding.EncodeToString(der)
+		}
+		ring.Keys = append(ring.Keys, sk)
 	}
 	data, err := json.MarshalIndent(ring, "", "  ")
 	if err != nil {
@@ -336,25 +369,35 @@ func decodeKeys(data []byte) ([]*Key, error) {
 	}
 	var keys []*Key
 	for _, sk := range ring.Keys {
-		der, err := base64.StdEncoding.DecodeString(sk.PKCS8)
-		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", sk.ID, err)
-		}
-		priv, err := x509.ParsePKCS8PrivateKey(der)
-		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", sk.ID, err)
-		}
-		s, ok := priv.(crypto.Signer)
-		if !ok {
-			return nil, fmt.Errorf("key %s: not a signing key", sk.ID)
-		}
 		if algFor[sk.Use] != sk.Alg {
 			return nil, fmt.Errorf("key %s: use %s with algorithm %s", sk.ID, sk.Use, sk.Alg)
 		}
-		keys = append(keys, &Key{
+		key := &Key{
 			ID: sk.ID, Use: sk.Use, Alg: sk.Alg, Version: sk.Version, Created: sk.Created,
-			ActiveAt: sk.ActiveAt, RetiredAt: sk.RetiredAt, UnpublishAt: sk.UnpublishAt, signer: s,
-		})
+			ActiveAt: sk.ActiveAt, RetiredAt: sk.RetiredAt, UnpublishAt: sk.UnpublishAt,
+		}
+		if sk.Use == UseSession {
+			secret, err := base64.StdEncoding.DecodeString(sk.Secret)
+			if err != nil || len(secret) != 32 {
+				return nil, fmt.Errorf("key %s: bad symmetric key", sk.ID)
+			}
+			key.secret = secret
+		} else {
+			der, err := base64.StdEncoding.DecodeString(sk.PKCS8)
+			if err != nil {
+				return nil, fmt.Errorf("key %s: %w", sk.ID, err)
+			}
+			priv, err := x509.ParsePKCS8PrivateKey(der)
+			if err != nil {
+				return nil, fmt.Errorf("key %s: %w", sk.ID, err)
+			}
+			s, ok := priv.(crypto.Signer)
+			if !ok {
+				return nil, fmt.Errorf("key %s: not a signing key", sk.ID)
+			}
+			key.signer = s
+		}
+		keys = append(keys, key)
 	}
 	return keys, nil
 }

@@ -100,3 +100,27 @@ func TestKeyringRejectsCorruptStore(t *testing.T) {
 		t.Fatal("Open(corrupt) = nil error")
 	}
 }
+
+func TestKeyringSessionKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys.json")
+	ring, err := Open(FileStore{Path: path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ring.Current(UseSession)
+	if err != nil || len(k.Secret()) != 32 || k.Signer() != nil || k.Public() != nil {
+		t.Fatalf("session key = %+v, %v", k, err)
+	}
+	data, _ := os.ReadFile(path)
+	if strings.Contains(k.ID, string(k.Secret())) || strings.Contains(string(data), `"pkcs8":""`) {
+		t.Errorf("unexpected encoding: %s", data)
+	}
+	again, err := Open(FileStore{Path: path}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, _ := again.Current(UseSession)
+	if k2.ID != k.ID || string(k2.Secret()) != string(k.Secret()) {
+		t.Error("session key changed across reopen")
+	}
+}
