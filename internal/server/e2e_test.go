@@ -16,6 +16,7 @@ import (
 
 	"github.com/airgate/airgate/internal/airflowsim"
 	"github.com/airgate/airgate/internal/audit"
+	"github.com/airgate/airgate/internal/authz"
 	"github.com/airgate/airgate/internal/config"
 	"github.com/airgate/airgate/internal/idp"
 )
@@ -312,6 +313,16 @@ func TestGatewayEndToEnd(t *testing.T) {
 					if c.status == 401 && !strings.HasPrefix(resp.header.Get("WWW-Authenticate"), "Bearer") {
 						t.Errorf("401 without WWW-Authenticate: Bearer")
 					}
+					// airgate explain gives the same reason for the denial.
+					if c.status == 403 && c.token != "" && c.reason != "" {
+						x, err := Explain(context.Background(), s.cfg, ExplainRequest{Token: c.token, Method: c.method, Target: c.path})
+						if err != nil {
+							t.Fatalf("Explain: %v", err)
+						}
+						if x.Explanation == nil || x.Decision.Allow || !containsReason(x.Decision.Reasons, c.reason) {
+							t.Errorf("Explain = %+v, want a denial with %s", x.Explanation, c.reason)
+						}
+					}
 				})
 			}
 
@@ -486,4 +497,13 @@ func TestGatewayEndToEnd(t *testing.T) {
 			})
 		})
 	}
+}
+
+func containsReason(rs []authz.Reason, want string) bool {
+	for _, r := range rs {
+		if string(r) == want {
+			return true
+		}
+	}
+	return false
 }
