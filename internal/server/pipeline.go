@@ -437,7 +437,14 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 // holding up the response: the client has its answer already. Outcomes are
 // written durably; a failure is logged and counted.
 func (s *Server) recordOutcome(st *reqState, rec audit.Record) {
+	s.outcomeMu.Lock()
+	if s.closing {
+		s.outcomeMu.Unlock()
+		s.log.Error("audit: outcome record not written: the server is closing", "request_id", st.id)
+		return
+	}
 	s.outcomes.Add(1)
+	s.outcomeMu.Unlock()
 	go func() {
 		defer s.outcomes.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -46,9 +46,11 @@ type Server struct {
 	audit   *audit.Log
 	keys    *secrets.Keyring
 	rt      atomic.Pointer[runtime]
-	// outcomes tracks outcome records still being written, so Close
-	// flushes them before closing the audit log.
-	outcomes sync.WaitGroup
+	// outcomeMu guards closing; outcomes tracks outcome records still
+	// being written, so Close flushes them before closing the audit log.
+	outcomeMu sync.Mutex
+	closing   bool
+	outcomes  sync.WaitGroup
 
 	closeOnce sync.Once
 }
@@ -450,6 +452,9 @@ func (s *Server) Close() error {
 		if rt := s.rt.Load(); rt != nil {
 			rt.close()
 		}
+		s.outcomeMu.Lock()
+		s.closing = true
+		s.outcomeMu.Unlock()
 		s.outcomes.Wait()
 		err = s.audit.Close()
 	})
