@@ -274,3 +274,13 @@ func posts(s *stack) []airflowsim.Request {
 	}
 	return out
 }
+
+func TestOwnEndpointErrorsAreJSON(t *testing.T) {
+	s := newStack(t, 2, nil)
+	for _, c := range []struct{ method, path string }{{"POST", "/-/healthz"}, {"GET", "/-/nothing"}, {"DELETE", "/.well-known/jwks.json"}} {
+		r := s.do(c.method, c.path, "", "", nil)
+		if r.status != 404 || r.json(t)["code"] != "not-found" {
+			t.Errorf("%s %s = %d %s", c.method, c.path, r.status, r.body)
+		}
+	}
+}

@@ -324,7 +324,6 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /-/readyz", s.readyz)
 	mux.Handle("GET /-/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
-	mux.HandleFunc("/", s.serveGateway)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -335,12 +334,15 @@ func (s *Server) Handler() http.Handler {
 				writeError(w, http.StatusInternalServerError, CodeInternal, "internal error", "", nil, nil)
 			}
 		}()
-		// Operational endpoints live under /-/ and /.well-known/; everything
-		// else goes through the pipeline, matched on the raw path so that
+		// airgate's own endpoints are the mux's patterns; everything else
+		// goes through the pipeline, matched on the raw path so that
 		// ServeMux's cleaning never changes what is authorized.
-		p := r.URL.Path
-		if strings.HasPrefix(p, "/-/") || strings.HasPrefix(p, "/.well-known/") {
+		if _, pattern := mux.Handler(r); pattern != "" {
 			mux.ServeHTTP(w, r)
+			return
+		}
+		if p := r.URL.Path; strings.HasPrefix(p, "/-/") || strings.HasPrefix(p, "/.well-known/") {
+			writeError(w, http.StatusNotFound, CodeNotFound, "no such airgate endpoint for this method", "", nil, nil)
 			return
 		}
 		s.serveGateway(w, r)
