@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	"github.com/airgate/airgate/internal/audit"
+	"github.com/airgate/airgate/internal/config"
+	"github.com/airgate/airgate/internal/secrets"
 )
 
 func init() {
@@ -53,8 +56,9 @@ func runAuditVerify(ctx context.Context, stdio Stdio, args []string) error {
 	file := fs.String("file", "", "verify a JSON lines export `file` (from audit export --format jsonl) instead of a database")
 	keysFile := fs.String("keys", "", "trusted checkpoint public keys: JWKS or PEM `file` (or the signing key file); "+
 		"without it, the keys recorded in the database or export itself are used, which does not prove authenticity")
+	cfgPath := fs.String("config", "", "airgate config `file`: its audit database, with the checkpoint keys pinned from its keyring")
 	fs.Usage = func() {
-		fmt.Fprintln(stdio.Err, "usage: airgate audit verify [--db DSN | --file EXPORT] [--keys FILE]")
+		fmt.Fprintln(stdio.Err, "usage: airgate audit verify [--config FILE | --db DSN | --file EXPORT] [--keys FILE]")
 		fmt.Fprintln(stdio.Err, "\nRecomputes the hash chain and checks every checkpoint signature. Exit 0 and a")
 		fmt.Fprintln(stdio.Err, "one-line summary when intact; exit 1 naming the first bad record otherwise.")
 		fs.PrintDefaults()
@@ -69,6 +73,11 @@ func runAuditVerify(ctx context.Context, stdio Stdio, args []string) error {
 	if *keysFile != "" {
 		var err error
 		if keys, err = audit.ReadKeySet(*keysFile); err != nil {
+			return err
+		}
+	} else if *cfgPath != "" {
+		var err error
+		if keys, err = keyringAuditKeys(*cfgPath); err != nil {
 			return err
 		}
 	} else {
@@ -88,7 +97,11 @@ func runAuditVerify(ctx context.Context, stdio Stdio, args []string) error {
 		defer f.Close()
 		rep, _, err = audit.VerifyExport(ctx, f, keys)
 	} else {
-		l, oerr := openAudit(ctx, *db)
+		dsn, derr := auditDSN(fs, *db, *cfgPath)
+		if derr != nil {
+			return derr
+		}
+		l, oerr := openAudit(ctx, dsn)
 		if oerr != nil {
 			return oerr
 		}
@@ -162,6 +175,7 @@ func parseTimeFlag(name, value string, now time.Time) (time.Time, error) {
 func runAuditQuery(ctx context.Context, stdio Stdio, args []string) error {
 	fs := newFlags("audit query", stdio)
 	db := fs.String("db", audit.DefaultDSN, "audit database: SQLite `path` or postgres:// URL")
+	cfgPath := fs.String("config", "", "airgate config `file` whose audit database to read (instead of --db)")
 	user := fs.String("user", "", "records of the principal with this UPN (any case), object id or app id")
 	dag := fs.String("dag", "", "records about this DAG `id`")
 	decision := fs.String("decision", "", "only `allow` or deny decisions")
@@ -201,7 +215,11 @@ func runAuditQuery(ctx context.Context, stdio Stdio, args []string) error {
 		return fmt.Errorf("%w: --limit %d: want 0 or more", errUsage, *limit)
 	}
 
-	l, err := openAudit(ctx, *db)
+	dsn, err := auditDSN(fs, *db, *cfgPath)
+	if err != nil {
+		return err
+	}
+	l, err := openAudit(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -263,6 +281,7 @@ func principalName(p audit.Principal) string {
 func runAuditExport(ctx context.Context, stdio Stdio, args []string) error {
 	fs := newFlags("audit export", stdio)
 	db := fs.String("db", audit.DefaultDSN, "audit database: SQLite `path` or postgres:// URL")
+	cfgPath := fs.String("config", "", "airgate config `file` whose audit database to read (instead of --db)")
 	format := fs.String("format", "", "`format`: jsonl (chain fields and checkpoints, verifiable with audit verify --file) or csv (required)")
 	since := fs.String("since", "", "from the first record at or after `T`: RFC 3339 time, or a duration ago such as 24h")
 	until := fs.String("until", "", "to the last record before `T`: RFC 3339 time, or a duration ago")
@@ -286,7 +305,11 @@ func runAuditExport(ctx context.Context, stdio Stdio, args []string) error {
 	if opts.Until, err = parseTimeFlag("until", *until, now); err != nil {
 		return err
 	}
-	l, err := openAudit(ctx, *db)
+	dsn, err := auditDSN(fs, *db, *cfgPath)
+	if err != nil {
+		return err
+	}
+	l, err := openAudit(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -331,4 +354,41 @@ func runAuditKey(ctx context.Context, stdio Stdio, args []string) error {
 	}
 	_, err = fmt.Fprintln(stdio.Out, string(out))
 	return err
+}
+
+// auditDSN is the audit database to open: --db when given, else the one
+// of the --config file, else the default.
+func auditDSN(fs *flag.FlagSet, db, cfgPath string) (string, error) {
+	if cfgPath == "" || flagSet(fs, "db") {
+		return db, nil
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	return cfg.Path(cfg.Audit.DB), nil
+}
+
+// keyringAuditKeys returns the checkpoint keys of the keyring named by a
+// config file: every audit key it holds, current and retired, so that old
+// checkpoints verify too.
+func keyringAuditKeys(cfgPath string) (audit.KeySet, error) {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	ring, err := secrets.Open(secrets.FileStore{Path: cfg.Path(cfg.Keys.File)}, secrets.Options{})
+	if err != nil {
+		return nil, err
+	}
+	ks := audit.KeySet{}
+	for _, k := range ring.Published(secrets.UseAudit) {
+		if pub, ok := k.Public().(ed25519.PublicKey); ok {
+			ks[k.ID] = pub
+		}
+	}
+	if len(ks) == 0 {
+		return nil, fmt.Errorf("the keyring %s holds no audit key", cfg.Path(cfg.Keys.File))
+	}
+	return ks, nil
 }

@@ -276,7 +276,11 @@ func (k *Keyring) Rotate(use Use, lead, maxTokenTTL time.Duration) (*Key, error)
 		if key.Use == use && key.RetiredAt.IsZero() {
 			c := *key
 			c.RetiredAt = nk.ActiveAt
-			c.UnpublishAt = nk.ActiveAt.Add(maxTokenTTL)
+			// Audit checkpoints are verified for as long as the log is
+			// kept: an audit key is retired but never unpublished.
+			if use != UseAudit {
+				c.UnpublishAt = nk.ActiveAt.Add(maxTokenTTL)
+			}
 			key = &c
 		}
 		next = append(next, key)

@@ -124,3 +124,21 @@ func TestKeyringSessionKeys(t *testing.T) {
 		t.Error("session key changed across reopen")
 	}
 }
+
+func TestAuditKeysStayPublished(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	ring, err := Open(FileStore{Path: filepath.Join(t.TempDir(), "k.json")}, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ring.Rotate(UseAudit, 0, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(24 * 365 * time.Hour)
+	if err := ring.Prune(); err != nil {
+		t.Fatal(err)
+	}
+	if pub := ring.Published(UseAudit); len(pub) != 2 {
+		t.Errorf("audit keys published a year after rotation = %v, want both (old checkpoints must verify)", ids(pub))
+	}
+}

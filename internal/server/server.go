@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -131,6 +132,9 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 type auditSigner struct{ k *secrets.Key }
 
 func (a auditSigner) KeyID() string { return a.k.ID }
+
+// Public lets the audit log record the verifying key beside its checkpoints.
+func (a auditSigner) Public() crypto.PublicKey { return a.k.Public() }
 func (a auditSigner) Sign(msg []byte) ([]byte, error) {
 	return a.k.Signer().Sign(nil, msg, cryptoHashNone{})
 }
