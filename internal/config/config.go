@@ -37,6 +37,7 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Keys     Keys     `yaml:"keys"`
 	Log      Log      `yaml:"log"`
+	Session  Session  `yaml:"session"`
 
 	// dir is the directory of the file the config was loaded from;
 	// relative paths in the config are resolved against it.
@@ -183,6 +184,8 @@ func Default() *Config {
 		},
 		Keys: Keys{File: "airgate-keys.json"},
 		Log:  Log{Level: "info"},
+
+		Session: defaultSession(),
 	}
 }
 

@@ -178,6 +178,7 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
 	}
+	c.validateSession(&errs)
 	return errors.Join(errs...)
 }
 
