@@ -37,6 +37,8 @@ type Config struct {
 	Audit    Audit    `yaml:"audit"`
 	Keys     Keys     `yaml:"keys"`
 	Log      Log      `yaml:"log"`
+	// Exchange configures the RFC 8693 token exchange for jobs and agents.
+	Exchange Exchange `yaml:"exchange"`
 	Session  Session  `yaml:"session"`
 
 	// dir is the directory of the file the config was loaded from;
@@ -186,6 +188,8 @@ func Default() *Config {
 		Log:  Log{Level: "info"},
 
 		Session: defaultSession(),
+
+		Exchange: defaultExchange(),
 	}
 }
 

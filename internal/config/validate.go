@@ -179,6 +179,7 @@ func (c *Config) Validate() error {
 		bad("log.level", c.Log.Level, "must be debug, info, warn or error")
 	}
 	c.validateSession(&errs)
+	errs = append(errs, c.validateExchange()...)
 	return errors.Join(errs...)
 }
 
