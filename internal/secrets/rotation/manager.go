@@ -219,7 +219,7 @@ func (m *Manager) dryRun(ctx context.Context, r Rotator, o RotateOptions) Result
 		return Result{Name: name, Outcome: "waiting", Reason: "open rotation at step " + in.step}
 	}
 	st, err := r.Status(ctx)
-	if err != nil {
+	if err != nil && st.Version == 0 {
 		return Result{Name: name, Outcome: "failed", Err: err}
 	}
 	reason := m.reason(r, st, o.Force)
@@ -255,8 +255,13 @@ func (m *Manager) rotateLocked(ctx context.Context, r Rotator, o RotateOptions) 
 		return m.recoverLocked(ctx, r, in)
 	}
 	st, err := r.Status(ctx)
-	if err != nil {
+	if err != nil && st.Version == 0 {
 		return m.failed(ctx, name, st.Version, st.Hint, "status", err)
+	}
+	if err != nil {
+		// Partly known (e.g. Graph could not tell the expiry): decide on
+		// what the store knows.
+		m.log.Warn("rotation: status incomplete", "secret", name, "err", err.Error())
 	}
 	reason := m.reason(r, st, o.Force)
 	if reason == "" {
