@@ -162,6 +162,15 @@ func (a *Airflow) settle(ctx context.Context, in *Intent) error {
 		if nv.Value == nil {
 			return in.Done(ctx) // already discarded
 		}
+		if in.Step() == "changing" && a.check(ctx, nv.Value) != nil {
+			// A crash around the PATCH: if the old password still works,
+			// the change never landed.
+			if ov, gerr := a.o.Store.Get(ctx, NameAirflow, old); gerr == nil && ov.Value != nil && a.check(ctx, ov.Value) == nil {
+				_ = a.o.Store.Retire(ctx, NameAirflow, n)
+				a.rollback(ctx, in, errors.New("the password change never reached Airflow"))
+				return nil
+			}
+		}
 		if err := a.waitAccepted(ctx, nv.Value); err != nil {
 			if ctx.Err() != nil {
 				return err
