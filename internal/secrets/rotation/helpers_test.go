@@ -77,17 +77,17 @@ func (a *recordingAuditor) results(secret string) []string {
 // entraEnv is the emulator, a secret store seeded with airgate's demo
 // secret, and a Manager with the Entra rotator.
 type entraEnv struct {
-	t       *testing.T
-	idp     *idp.Server
-	info    idp.ReadyInfo
-	store   secrets.SecretStore
-	db      *sqlstore.DB
-	clock   *clock
-	audit   *recordingAuditor
-	rot     *Entra
-	mgr     *Manager
-	hc      *http.Client
-	initial string
+	t          *testing.T
+	idp        *idp.Server
+	info       idp.ReadyInfo
+	store      secrets.SecretStore
+	db         *sqlstore.DB
+	clock      *clock
+	audit      *recordingAuditor
+	rot        *Entra
+	mgr        *Manager
+	hc         *http.Client
+	initial    string
 	graphState *flag
 }
 
