@@ -40,6 +40,8 @@ type Config struct {
 	// Exchange configures the RFC 8693 token exchange for jobs and agents.
 	Exchange Exchange `yaml:"exchange"`
 	Session  Session  `yaml:"session"`
+	// Rotation configures the automatic rotation of airgate's secrets.
+	Rotation Rotation `yaml:"rotation"`
 
 	// dir is the directory of the file the config was loaded from;
 	// relative paths in the config are resolved against it.
@@ -190,6 +192,7 @@ func Default() *Config {
 		Session: defaultSession(),
 
 		Exchange: defaultExchange(),
+		Rotation: defaultRotation(),
 	}
 }
 

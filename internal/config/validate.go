@@ -180,6 +180,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateSession(&errs)
 	errs = append(errs, c.validateExchange()...)
+	errs = append(errs, c.validateRotation()...)
 	return errors.Join(errs...)
 }
 
