@@ -40,7 +40,7 @@ func (s *Server) newProxy(rt *runtime) *httputil.ReverseProxy {
 			// and client-sent Forwarded/X-Forwarded-*; remove the rest.
 			rt.applyUpstreamHeaders(pr.Out, pr.In, st, s)
 		},
-		Transport:      timedTransport{rt.transport},
+		Transport:      timedTransport{rt.basicAuth.wrap(rt.transport)},
 		BufferPool:     proxyBuffers,
 		FlushInterval:  -1,
 		ModifyResponse: func(resp *http.Response) error { return s.modifyResponse(resp) },
@@ -100,8 +100,8 @@ func (rt *runtime) applyUpstreamHeaders(out, in *http.Request, st *reqState, s *
 	h.Set("X-Forwarded-Host", rt.trusted.forwardedHost(in))
 	h.Set("X-Request-Id", st.id)
 	out.Host = rt.upstream.Host
-	if rt.basicAuth != "" {
-		h.Set("Authorization", rt.basicAuth)
+	if rt.basicAuth != nil {
+		h.Set("Authorization", rt.basicAuth.header())
 		if st.principal != nil {
 			h.Set("X-Airgate-User", st.principal.Name())
 		}

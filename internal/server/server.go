@@ -46,6 +46,7 @@ type Server struct {
 	ids     requestIDs
 	audit   *audit.Log
 	keys    *secrets.Keyring
+	rot     *rotationState // secret rotation and re-read sources (rotation.go)
 	rt      atomic.Pointer[runtime]
 	// outcomeMu guards closing; outcomes tracks outcome records still
 	// being written, so Close flushes them before closing the audit log.
@@ -82,7 +83,7 @@ type runtime struct {
 	transport  *http.Transport
 	trusted    trustedProxies
 	minter     *tokens.AirflowMinter // Airflow 3
-	basicAuth  string                // Airflow 2: "Basic ..." header value
+	basicAuth  *upstreamCred         // Airflow 2: the service account, re-read from the rotation store
 	dags       *dagCache
 	now        func() time.Time
 	logReqs    bool
@@ -118,8 +119,13 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		return nil, fmt.Errorf("server: opening audit log: %w", err)
 	}
 	s.audit = lg
+	if err := s.startRotation(ctx, cfg, o); err != nil {
+		lg.Close()
+		return nil, err
+	}
 	rt, err := s.build(cfg, o)
 	if err != nil {
+		s.stopRotation()
 		lg.Close()
 		return nil, err
 	}
@@ -213,14 +219,14 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 	rt.engine = eng
 	rt.needDirect = eng.NeedsDirectGroups()
 	if needsGraph(pol) {
-		secret, err := cfg.Read(cfg.Entra.ClientSecret)
+		gc, err := s.graphHTTPClient(cfg, idpClient)
 		if err != nil {
 			v.Close()
 			return nil, fmt.Errorf("server: entra.client_secret (needed for Microsoft Graph memberships): %w", err)
 		}
 		dir, err := directory.New(directory.Options{
 			GraphURL:   cfg.Entra.GraphURL,
-			HTTPClient: graphClient(idpClient, authority, cfg.Entra.TenantID, cfg.Entra.ClientID, secret),
+			HTTPClient: gc,
 			TTL:        cfg.Entra.MembershipTTL.D(),
 			Now:        o.Now,
 		})
@@ -252,12 +258,12 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 	}
 	switch cfg.Upstream.AirflowVersion {
 	case 2:
-		pw, err := cfg.Read(cfg.Upstream.Password)
+		ba, err := s.upstreamBasicAuth(cfg)
 		if err != nil {
 			v.Close()
 			return nil, fmt.Errorf("server: upstream.password: %w", err)
 		}
-		rt.basicAuth = basicAuth(cfg.Upstream.Username, pw)
+		rt.basicAuth = ba
 	case 3:
 		m, err := tokens.NewAirflowMinter(tokens.AirflowOptions{
 			Audience: cfg.Upstream.JWTAudience,
@@ -273,7 +279,7 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 		rt.minter = m
 	}
 	rt.dags = &dagCache{
-		client:  &http.Client{Transport: rt.transport, Timeout: 30 * time.Second},
+		client:  &http.Client{Transport: rt.basicAuth.wrap(rt.transport), Timeout: 30 * time.Second},
 		base:    up,
 		version: cfg.Upstream.AirflowVersion,
 		auth:    rt.serviceAuth,
@@ -309,8 +315,8 @@ func LoadPolicy(path string) (*policy.Policy, error) {
 
 // serviceAuth authenticates airgate's own calls to Airflow (listing DAGs).
 func (rt *runtime) serviceAuth(r *http.Request) error {
-	if rt.basicAuth != "" {
-		r.Header.Set("Authorization", rt.basicAuth)
+	if rt.basicAuth != nil {
+		r.Header.Set("Authorization", rt.basicAuth.header())
 		return nil
 	}
 	tok, err := rt.minter.Mint("airgate", "viewer")
@@ -462,6 +468,7 @@ func (s *Server) Close() error {
 		s.closing = true
 		s.outcomeMu.Unlock()
 		s.outcomes.Wait()
+		s.stopRotation()
 		err = s.audit.Close()
 	})
 	return err
