@@ -8,6 +8,7 @@ package examples
 import (
 	"bufio"
 	"encoding/json"
+	"io"
 	"net/url"
 	"os"
 	"slices"
@@ -239,6 +240,23 @@ func TestEntraApplication(t *testing.T) {
 		if !slices.Contains(cfg.Entra.TokenVersions, "2.0") {
 			t.Errorf("%s: token_versions %v refuse the v2 tokens the app registration asks for", file, cfg.Entra.TokenVersions)
 		}
+		// Entra puts amr only in v1 access tokens: with v2 only, a policy
+		// condition on it would deny everyone it guards.
+		raw, err := os.ReadFile(cfg.Path(cfg.Policy.File))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Roles map[string]struct{ When string }
+		}
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for name, r := range doc.Roles {
+			if !slices.Contains(cfg.Entra.TokenVersions, "1.0") && strings.Contains(r.When, "amr") {
+				t.Errorf("%s accepts only v2 tokens, which carry no amr, but role %s has the condition %q", file, name, r.When)
+			}
+		}
 		for _, s := range cfg.Session.Scopes {
 			if strings.HasPrefix(s, "api://") && s != app.IdentifierURIs[0]+"/access_as_user" {
 				t.Errorf("%s: session scope %s is not the registered scope", file, s)
@@ -311,53 +329,78 @@ func TestAirflow2Config(t *testing.T) {
 	}
 }
 
-// TestNetworkPolicy checks that the NetworkPolicy admits airgate's pods on
-// the port airgate's configs send to.
+// networkPolicy is the part of a Kubernetes NetworkPolicy the test reads.
+type networkPolicy struct {
+	Kind     string
+	Metadata struct{ Name string }
+	Spec     struct {
+		PodSelector struct {
+			MatchLabels map[string]string `yaml:"matchLabels"`
+		} `yaml:"podSelector"`
+		PolicyTypes []string `yaml:"policyTypes"`
+		Ingress     []struct {
+			From []struct {
+				PodSelector struct {
+					MatchLabels      map[string]string `yaml:"matchLabels"`
+					MatchExpressions []any             `yaml:"matchExpressions"`
+				} `yaml:"podSelector"`
+			}
+			Ports []struct{ Port int }
+		}
+	}
+}
+
+// TestNetworkPolicy checks that each NetworkPolicy admits airgate's pods
+// on the port airgate's config sends to, and no rule admits every pod.
 func TestNetworkPolicy(t *testing.T) {
-	b, err := os.ReadFile("networkpolicy.yaml")
+	f, err := os.Open("networkpolicy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var np struct {
-		Kind string
-		Spec struct {
-			PolicyTypes []string `yaml:"policyTypes"`
-			Ingress     []struct {
-				From []struct {
-					PodSelector struct {
-						MatchLabels map[string]string `yaml:"matchLabels"`
-					} `yaml:"podSelector"`
+	defer f.Close()
+	byComponent := map[string]networkPolicy{}
+	dec := yaml.NewDecoder(f)
+	for {
+		var np networkPolicy
+		if err := dec.Decode(&np); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if np.Kind != "NetworkPolicy" || !slices.Contains(np.Spec.PolicyTypes, "Ingress") || len(np.Spec.Ingress) == 0 {
+			t.Fatalf("not an ingress NetworkPolicy: %+v", np)
+		}
+		byComponent[np.Spec.PodSelector.MatchLabels["component"]] = np
+		for _, in := range np.Spec.Ingress {
+			for _, from := range in.From {
+				if len(from.PodSelector.MatchLabels) == 0 && len(from.PodSelector.MatchExpressions) == 0 {
+					t.Errorf("%s: an ingress rule admits every pod", np.Metadata.Name)
 				}
-				Ports []struct{ Port int }
 			}
 		}
 	}
-	if err := yaml.Unmarshal(b, &np); err != nil {
-		t.Fatal(err)
-	}
-	if np.Kind != "NetworkPolicy" || !slices.Contains(np.Spec.PolicyTypes, "Ingress") || len(np.Spec.Ingress) == 0 {
-		t.Fatalf("not an ingress NetworkPolicy: %+v", np)
-	}
-	for _, file := range []string{"airgate-airflow2.yaml", "airgate-airflow3.yaml"} {
+	for file, component := range map[string]string{"airgate-airflow2.yaml": "webserver", "airgate-airflow3.yaml": "api-server"} {
+		np, ok := byComponent[component]
+		if !ok {
+			t.Errorf("no NetworkPolicy for Airflow's %s", component)
+			continue
+		}
 		u, err := url.Parse(loadConfig(t, file).Upstream.URL)
 		if err != nil {
 			t.Fatal(err)
 		}
 		found := false
 		for _, in := range np.Spec.Ingress {
+			fromAirgate := false
+			for _, from := range in.From {
+				fromAirgate = fromAirgate || from.PodSelector.MatchLabels["app.kubernetes.io/name"] == "airgate"
+			}
 			for _, p := range in.Ports {
-				found = found || p.Port > 0 && u.Port() == strconv.Itoa(p.Port)
+				found = found || fromAirgate && strconv.Itoa(p.Port) == u.Port()
 			}
 		}
 		if !found {
-			t.Errorf("%s: the NetworkPolicy does not admit port %s of upstream.url", file, u.Port())
-		}
-	}
-	for _, in := range np.Spec.Ingress {
-		for _, f := range in.From {
-			if len(f.PodSelector.MatchLabels) == 0 {
-				t.Errorf("an ingress rule admits every pod: %+v", f)
-			}
+			t.Errorf("%s: the NetworkPolicy %s does not admit airgate on port %s of upstream.url", file, np.Metadata.Name, u.Port())
 		}
 	}
 }

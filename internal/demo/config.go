@@ -32,6 +32,11 @@ listen: {{q .Listen}}
 dev: true
 public_url: {{q .PublicURL}}
 
+session:
+  # Browser sign-in: OpenID Connect (authorization code with PKCE) against the
+  # emulator; access-denied pages name this contact.
+  contact: "whoever runs this demo: edit policy.yaml, then send airgate demo SIGHUP"
+
 entra:
   # The emulator's demo tenant stands in for a real Entra ID tenant; with a real
   # tenant, only this section changes (see docs/entra.md).
