@@ -81,7 +81,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.unauthenticated(rw, r, st, err)
 		return
 	default:
-		p, err := rt.verifier.Verify(r.Context(), raw)
+		p, err := rt.bearer.Verify(r.Context(), raw)
 		if err != nil {
 			s.unauthenticated(rw, r, st, err)
 			return
@@ -104,6 +104,11 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dec, err := rt.engine.Decide(r.Context(), in)
+	if err == nil && st.principal != nil && st.principal.Exchange != nil {
+		// An exchanged token: its scope AND the policy for its subject
+		// (and actor) decide (exchange_authz.go).
+		dec, err = rt.decideExchanged(r.Context(), st.principal, in)
+	}
 	if err != nil {
 		s.log.Error("decision could not be made; denying", "request_id", st.id, "err", err.Error())
 		s.refuse(rw, r, st, http.StatusServiceUnavailable, CodeDecisionError, "the authorization decision could not be made", []string{"decision-error"})

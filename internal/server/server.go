@@ -87,6 +87,10 @@ type runtime struct {
 	dags       *dagCache
 	now        func() time.Time
 	logReqs    bool
+	// bearer verifies bearer tokens: verifier, or authn.Multi routing
+	// airgate's own issuer to exchange's verifier (exchange.go).
+	bearer   authn.TokenVerifier
+	exchange *exchangeRuntime // nil when the token exchange is off
 }
 
 // New builds a server from a validated configuration: it opens the keyring
@@ -287,6 +291,10 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 		minMiss: 5 * time.Second,
 		now:     o.Now,
 	}
+	if err := s.buildExchange(rt, cfg, o); err != nil {
+		v.Close()
+		return nil, err
+	}
 	rt.proxy = s.newProxy(rt)
 	return rt, nil
 }
@@ -334,6 +342,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /-/readyz", s.readyz)
 	mux.Handle("GET /-/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	mux.HandleFunc("/oauth2/token", s.serveExchange)
+	mux.HandleFunc("/oauth2/revoke", s.serveRevoke)
+	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.serveDiscovery)
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.serveDiscovery)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -453,6 +465,7 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config, o Options) erro
 
 func (rt *runtime) close() {
 	rt.verifier.Close()
+	rt.exchange.close()
 	rt.transport.CloseIdleConnections()
 }
 
