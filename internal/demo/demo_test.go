@@ -107,6 +107,37 @@ func TestInstructionsGolden(t *testing.T) {
 	}
 }
 
+// The README's "Try it" section shows what the demo prints: every line of
+// its excerpt must be a line of the real output (as run with go run).
+func TestREADMEShowsTheDemoOutput(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Try it")
+	_, block, ok2 := strings.Cut(section, "```text\n")
+	block, _, ok3 := strings.Cut(block, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("README.md has no text block under ## Try it")
+	}
+	var out bytes.Buffer
+	if err := WriteInstructions(&out, fixedReady(3), "go run ./cmd/airgate"); err != nil {
+		t.Fatal(err)
+	}
+	printed := map[string]bool{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		printed[l] = true
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(block, "\n"), "\n") {
+		if strings.TrimSpace(l) == "..." {
+			continue
+		}
+		if !printed[l] {
+			t.Errorf("README.md shows a line the demo does not print:\n%s", l)
+		}
+	}
+}
+
 func TestExamplesQuotePaths(t *testing.T) {
 	r := fixedReady(3)
 	r.IdPReadyFile = "/tmp/it's here/idp.json"

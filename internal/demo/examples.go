@@ -139,7 +139,11 @@ func WriteInstructions(w io.Writer, r Ready, airgate string) error {
 	tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "  airgate\t%s\tthe gateway: the only way in\n", r.Gateway)
 	fmt.Fprintf(tw, "  Airflow %d (a double)\t%s\tserves %s, trusting only airgate\n", r.AirflowVersion, r.Airflow, api)
-	fmt.Fprintf(tw, "  Entra ID (emulator)\t%s\tthe demo tenant %s\n", r.IdP.Authority, r.IdP.Domain)
+	idpURL := strings.TrimSuffix(r.IdP.AuthorityHost, "/")
+	if idpURL == "" {
+		idpURL = r.IdP.Authority
+	}
+	fmt.Fprintf(tw, "  Entra ID (emulator)\t%s\tthe demo tenant %s\n", idpURL, r.IdP.Domain)
 	fmt.Fprintf(tw, "  files\t%s\t%s\n", r.Dir, files)
 	tw.Flush()
 
