@@ -195,7 +195,7 @@ func (s *Server) serveFilteredList(w http.ResponseWriter, r *http.Request, st *r
 		out.Header = r.Header.Clone()
 		rt.applyUpstreamHeaders(out, r, st, s)
 		start := rt.now()
-		resp, err := rt.transport.RoundTrip(out)
+		resp, err := rt.basicAuth.wrap(rt.transport).RoundTrip(out)
 		st.upstreamNS += rt.now().Sub(start)
 		if err != nil {
 			s.log.Warn("upstream error", "request_id", st.id, "err", err.Error())

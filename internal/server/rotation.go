@@ -296,11 +296,13 @@ func (s *Server) RotationManager() *rotation.Manager { return s.rot.rot.Manager 
 // the active version and, during a rotation, the other one that may be in
 // use (the pending new one, or the previous one until it is retired).
 type versionedSecret struct {
-	store secrets.SecretStore
+	store secrets.SecretStore // nil for a fixed value
 	name  string
 
 	snap atomic.Pointer[secretSnapshot]
-	mu   sync.Mutex // serializes refreshes
+
+	mu     sync.Mutex // serializes refreshes; guards readAt
+	readAt time.Time  // when the last refresh started
 }
 
 type secretSnapshot struct {
@@ -313,6 +315,27 @@ type secretSnapshot struct {
 func (v *versionedSecret) refresh(ctx context.Context) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	v.refreshLocked(ctx)
+}
+
+// refreshSince re-reads the store unless a refresh started after t: a
+// caller refused with the version it holds calls it with the time of the
+// refusal, so that concurrent refusals share one read. v.mu is taken.
+func (v *versionedSecret) refreshSince(ctx context.Context, t time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.readAt.After(t) {
+		return
+	}
+	v.refreshLocked(ctx)
+}
+
+// refreshLocked reads the store; v.mu must be held.
+func (v *versionedSecret) refreshLocked(ctx context.Context) {
+	if v.store == nil {
+		return
+	}
+	v.readAt = time.Now()
 	cur, err := v.store.Get(ctx, v.name, secrets.Current)
 	if err != nil {
 		if old := v.snap.Load(); old == nil || old.cur == nil {
@@ -341,6 +364,14 @@ func (v *versionedSecret) current() (*secrets.Version, error) {
 		return nil, s.err
 	}
 	return s.cur, nil
+}
+
+// snapCurrent returns the active version, or nil.
+func (v *versionedSecret) snapCurrent() *secrets.Version {
+	if s := v.snap.Load(); s != nil {
+		return s.cur
+	}
+	return nil
 }
 
 // other returns the version that may also be in use during a rotation.

@@ -62,10 +62,20 @@ func (e *entraTokenSource) Token() (*oauth2.Token, error) {
 	defer cancel()
 	tok, err := e.token(ctx, cur)
 	var te *rotation.TokenError
-	if alt := e.cred.other(); err != nil && alt != nil && errors.As(err, &te) && te.Code == "invalid_client" {
-		tok, err = e.token(ctx, alt)
+	if err == nil || !errors.As(err, &te) || te.Code != "invalid_client" {
+		return tok, err
 	}
-	return tok, err
+	// Refused: another process may have rotated. Re-read, then try the
+	// versions this one did not.
+	e.cred.refreshSince(ctx, time.Now())
+	for _, v := range []*secrets.Version{e.cred.snapCurrent(), e.cred.other()} {
+		if v != nil && v.Value != nil && v.Version != cur.Version {
+			if t, err2 := e.token(ctx, v); err2 == nil {
+				return t, nil
+			}
+		}
+	}
+	return nil, err
 }
 
 func (e *entraTokenSource) token(ctx context.Context, v *secrets.Version) (*oauth2.Token, error) {
@@ -150,10 +160,11 @@ func (c *upstreamCred) header() string {
 	return basicAuth(c.user, string(v.Value))
 }
 
-// wrap returns base, or for Airflow 2 a transport that retries a request
-// Airflow refused (401) once with the other password version while a
-// rotation is under way: Airflow has one password per user, so between its
-// change and this replica's re-read, requests carry the old one. A nil
+// wrap returns base, or for Airflow 2 a transport that, when Airflow
+// refuses the password (401), re-reads the store and retries once with the
+// version the request did not carry: Airflow has one password per user, so
+// between a rotation's change and this replica's re-read, requests carry
+// the old one (the new one is stored before Airflow is told). A nil
 // receiver returns base.
 func (c *upstreamCred) wrap(base http.RoundTripper) http.RoundTripper {
 	if c == nil {
@@ -171,38 +182,53 @@ type basicRetry struct {
 const maxRetryBody = 1 << 20
 
 func (b *basicRetry) RoundTrip(r *http.Request) (*http.Response, error) {
-	alt := b.cred.pw.other()
-	if alt == nil || alt.Value == nil || r.Header.Get("Authorization") == "" {
+	if r.Header.Get("Authorization") == "" {
 		return b.base.RoundTrip(r)
 	}
-	// A rotation is under way: keep the body so the request can be sent
-	// again (only small bodies; Airflow's API bodies are).
+	// Keep a small body so the request can be sent again if Airflow
+	// refuses the password (Airflow's API bodies are small; a large one
+	// is sent once).
 	var body []byte
+	replayable := true
 	if r.Body != nil && r.Body != http.NoBody {
 		if r.ContentLength < 0 || r.ContentLength > maxRetryBody {
-			return b.base.RoundTrip(r)
+			replayable = false
+		} else {
+			var err error
+			body, err = io.ReadAll(io.LimitReader(r.Body, maxRetryBody+1))
+			r.Body.Close()
+			if err != nil {
+				return nil, err
+			}
+			r = r.Clone(r.Context())
+			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
-		var err error
-		body, err = io.ReadAll(io.LimitReader(r.Body, maxRetryBody+1))
-		r.Body.Close()
-		if err != nil {
-			return nil, err
-		}
-		r = r.Clone(r.Context())
-		r.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	resp, err := b.base.RoundTrip(r)
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable {
 		return resp, err
 	}
-	other := basicAuth(b.cred.user, string(alt.Value))
-	if other == r.Header.Get("Authorization") {
+	// Refused: a rotation may have just changed the password (the new
+	// version is stored before Airflow is told). Re-read and retry once
+	// with a version this request did not carry.
+	b.cred.pw.refreshSince(r.Context(), time.Now())
+	used := r.Header.Get("Authorization")
+	var next string
+	for _, v := range []*secrets.Version{b.cred.pw.snapCurrent(), b.cred.pw.other()} {
+		if v != nil && v.Value != nil {
+			if h := basicAuth(b.cred.user, string(v.Value)); h != used {
+				next = h
+				break
+			}
+		}
+	}
+	if next == "" {
 		return resp, nil
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
 	retry := r.Clone(r.Context())
-	retry.Header.Set("Authorization", other)
+	retry.Header.Set("Authorization", next)
 	if body != nil {
 		retry.Body = io.NopCloser(bytes.NewReader(body))
 	}
