@@ -138,9 +138,9 @@ func OpenRotation(ctx context.Context, cfg *config.Config, o RotationOptions) (*
 	if airflow2 {
 		af, err := rotation.NewAirflow(rotation.AirflowOptions{
 			Store: r.Store, URL: cfg.Upstream.URL, Username: cfg.Upstream.Username,
-			HTTPClient:    &http.Client{Transport: upstreamTransport(cfg), Timeout: 30 * time.Second},
-			MaxAge:        rc.Airflow.MaxAge.D(), VerifyTimeout: rc.Airflow.VerifyTimeout.D(),
-			Logger:        o.Logger, Now: o.Now,
+			HTTPClient: &http.Client{Transport: upstreamTransport(cfg), Timeout: 30 * time.Second},
+			MaxAge:     rc.Airflow.MaxAge.D(), VerifyTimeout: rc.Airflow.VerifyTimeout.D(),
+			Logger: o.Logger, Now: o.Now,
 		})
 		if err != nil {
 			return fail(err)
