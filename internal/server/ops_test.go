@@ -284,3 +284,59 @@ func TestOwnEndpointErrorsAreJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestTagSelectorsAndTrustedProxies grants by a DAG tag read from Airflow
+// and by a source-IP condition that only a trusted proxy can vouch for.
+func TestTagSelectorsAndTrustedProxies(t *testing.T) {
+	s := newStack(t, 3, func(c *config.Config) { c.TrustedProxies = []string{"127.0.0.1/32"} })
+	pol, _ := os.ReadFile(filepath.Join(s.dir, "policy.yaml"))
+	edited := strings.Replace(string(pol), "roles:\n", `roles:
+  finance-reader:
+    permissions: [{resource: "DAG", actions: [GET]}, {resource: "DAGs", actions: [can_read]}]
+    dag_tags: [finance]
+    when: "ip_in(request.source_ip, ['10.20.0.0/16'])"
+    deny_reason: outside-office-network
+`, 1)
+	edited = strings.Replace(edited, "    roles: [team-a-operator]\n  - group: 1a0c0001", "    roles: [team-a-operator, finance-reader]\n  - group: 1a0c0001", 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "policy.yaml"), []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.gw.Reload(context.Background(), s.cfg, Options{Logger: s.gw.log}); err != nil {
+		t.Fatal(err)
+	}
+	alice := s.userToken("alice", false)
+	office := map[string]string{"X-Forwarded-For": "10.20.3.4"}
+	if r := s.do("GET", "/api/v2/dags/finance_report", alice, "", office); r.status != 200 {
+		t.Errorf("finance DAG by tag from the office network = %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", "/api/v2/dags/finance_report", alice, "", map[string]string{"X-Forwarded-For": "192.0.2.1"}); r.status != 403 || !strings.Contains(string(r.body), "outside-office-network") {
+		t.Errorf("finance DAG from elsewhere = %d %s", r.status, r.body)
+	}
+	if r := s.do("GET", "/api/v2/dags/team_b_daily", alice, "", office); r.status != 403 {
+		t.Errorf("a DAG without the tag = %d", r.status)
+	}
+	ids := dagIDs(t, s.do("GET", "/api/v2/dags", alice, "", office).body)
+	if strings.Join(ids, ",") != "finance_report,team_a_daily,team_a_hourly" {
+		t.Errorf("alice's DAG list from the office = %v", ids)
+	}
+}
+
+// TestUntrustedForwardingHeadersIgnored: the default trusts no proxy, so a
+// client cannot claim an address.
+func TestUntrustedForwardingHeadersIgnored(t *testing.T) {
+	s := newStack(t, 2, nil)
+	pol, _ := os.ReadFile(filepath.Join(s.dir, "policy.yaml"))
+	edited := strings.Replace(string(pol), "    extends: [Admin]\n    when: \"'mfa' in principal.amr\"", "    extends: [Admin]\n    when: \"ip_in(request.source_ip, ['10.0.0.0/8'])\"", 1)
+	if err := os.WriteFile(filepath.Join(s.dir, "policy.yaml"), []byte(edited), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.gw.Reload(context.Background(), s.cfg, Options{Logger: s.gw.log}); err != nil {
+		t.Fatal(err)
+	}
+	dave := s.userToken("dave", false)
+	for _, h := range []map[string]string{{"X-Forwarded-For": "10.1.2.3"}, {"Forwarded": "for=10.1.2.3"}, {"X-Real-Ip": "10.1.2.3"}} {
+		if r := s.do("GET", "/api/v1/connections", dave, "", h); r.status != 403 {
+			t.Errorf("spoofed %v = %d, want 403", h, r.status)
+		}
+	}
+}
