@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -502,6 +503,7 @@ func runPrinted(t *testing.T, p *demoProcess) {
 	if !strings.Contains(p.stdout, "open "+p.ready.Gateway+"/") {
 		t.Errorf("the instructions do not name the browser URL %s/", p.ready.Gateway)
 	}
+	t.Run("the browser URL leads to the emulator's sign-in", func(t *testing.T) { checkBrowserURL(t, p.ready) })
 	for _, e := range exs {
 		t.Run(e.Title, func(t *testing.T) {
 			script := strings.Join(e.Lines, "\n")
@@ -524,6 +526,40 @@ func runPrinted(t *testing.T, p *demoProcess) {
 				t.Errorf("%s\nanswer does not name %s:\n%s", script, e.Reason, out)
 			}
 		})
+	}
+}
+
+// checkBrowserURL follows the printed browser URL as a browser would, up to
+// the emulator's authorize endpoint: sign-in with PKCE, back to the
+// gateway's callback. (The browser tests drive a real Chromium through it.)
+func checkBrowserURL(t *testing.T, r demo.Ready) {
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	next := r.Gateway + "/"
+	for hop := 0; hop < 3 && strings.HasPrefix(next, r.Gateway); hop++ {
+		req, _ := http.NewRequest(http.MethodGet, next, nil)
+		req.Header.Set("Accept", "text/html")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, err := resp.Location()
+		if resp.StatusCode != http.StatusFound || err != nil {
+			t.Fatalf("GET %s = %d (Location %v): want a redirect towards sign-in", next, resp.StatusCode, err)
+		}
+		next = loc.String()
+	}
+	u, err := url.Parse(next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if base := u.Scheme + "://" + u.Host + u.Path; base != r.IdP.AuthorizeEndpoint {
+		t.Errorf("sign-in goes to %s, want the emulator's %s", base, r.IdP.AuthorizeEndpoint)
+	}
+	if q.Get("redirect_uri") != r.Gateway+"/oauth2/callback" || q.Get("code_challenge_method") != "S256" ||
+		q.Get("state") == "" || q.Get("nonce") == "" || q.Get("client_id") != r.IdP.Apps["airgate"].ClientID {
+		t.Errorf("authorize request %s: want airgate's client id, the gateway's callback, PKCE, state and nonce", u.RawQuery)
 	}
 }
 
