@@ -71,11 +71,16 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if s.browserRequest(rw, r, st, rawPath) {
+		return // a sign-in redirect or a refused session (sso_session.go)
+	}
+
 	// Authenticate. Public operations (Airflow's health and version) need
 	// no credentials; a credential that is sent is still checked.
 	public := st.class.Known() && st.class.Op.Auth == catalog.AuthNone && st.class.API != catalog.Auth
 	raw, err := authn.BearerToken(r)
 	switch {
+	case st.principal != nil: // signed in with a browser session
 	case err != nil && public && errors.Is(err, authn.ErrNoCredentials):
 	case err != nil:
 		s.unauthenticated(rw, r, st, err)
@@ -114,6 +119,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.refuse(rw, r, st, http.StatusServiceUnavailable, CodeDecisionError, "the authorization decision could not be made", []string{"decision-error"})
 		return
 	}
+	dec = uiDecision(st.class, dec) // ui.go
 	if !st.class.Known() && st.class.Reason != "" {
 		// Say why the catalogue knows no operation (no-route, dot-segment,
 		// ...). Decision reasons are shared: build a new slice.
@@ -125,7 +131,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !dec.Allow {
-		s.forbidden(rw, st)
+		s.refused(rw, r, st) // HTML for browsers (denied.go)
 		return
 	}
 	if st.class.API == catalog.Auth {

@@ -47,6 +47,7 @@ type Server struct {
 	audit   *audit.Log
 	keys    *secrets.Keyring
 	rot     *rotationState // secret rotation and re-read sources (rotation.go)
+	sso     *ssoState      // browser sessions' revocation list (sso.go)
 	rt      atomic.Pointer[runtime]
 	// outcomeMu guards closing; outcomes tracks outcome records still
 	// being written, so Close flushes them before closing the audit log.
@@ -85,6 +86,7 @@ type runtime struct {
 	minter     *tokens.AirflowMinter // Airflow 3
 	basicAuth  *upstreamCred         // Airflow 2: the service account, re-read from the rotation store
 	dags       *dagCache
+	sso        *ssoRuntime
 	now        func() time.Time
 	logReqs    bool
 	// bearer verifies bearer tokens: verifier, or authn.Multi routing
@@ -129,6 +131,12 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	}
 	rt, err := s.build(cfg, o)
 	if err != nil {
+		s.stopRotation()
+		lg.Close()
+		return nil, err
+	}
+	if s.sso, err = openSSOState(ctx, cfg, o); err != nil {
+		rt.close()
 		s.stopRotation()
 		lg.Close()
 		return nil, err
@@ -295,6 +303,10 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 		v.Close()
 		return nil, err
 	}
+	if rt.sso, err = s.buildSSO(cfg, o, idpClient); err != nil {
+		v.Close()
+		return nil, err
+	}
 	rt.proxy = s.newProxy(rt)
 	return rt, nil
 }
@@ -342,6 +354,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /-/readyz", s.readyz)
 	mux.Handle("GET /-/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
+	mux.HandleFunc("/oauth2/authorize", s.ssoAuthorize)
+	mux.HandleFunc("/oauth2/callback", s.ssoCallback)
+	mux.HandleFunc("/oauth2/sign_out", s.ssoSignOut)
+	mux.HandleFunc("POST /-/admin/sessions/revoke", s.revokeSessions)
 	mux.HandleFunc("/oauth2/token", s.serveExchange)
 	mux.HandleFunc("/oauth2/revoke", s.serveRevoke)
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", s.serveDiscovery)
@@ -367,7 +383,7 @@ func (s *Server) Handler() http.Handler {
 			writeError(w, http.StatusNotFound, CodeNotFound, "no such airgate endpoint for this method", "", nil, nil)
 			return
 		}
-		s.serveGateway(w, r)
+		s.serveGateway(s.filterUpstreamCookies(w), r)
 	})
 }
 
@@ -482,6 +498,7 @@ func (s *Server) Close() error {
 		s.outcomeMu.Unlock()
 		s.outcomes.Wait()
 		s.stopRotation()
+		s.sso.close()
 		err = s.audit.Close()
 	})
 	return err
