@@ -70,6 +70,12 @@ upstream:
   auth_manager: simple
 {{- end}}
 
+# Token exchange (RFC 8693) at /oauth2/token: jobs and agents trade their Entra
+# token for a short-lived airgate token limited to named DAGs and actions
+# (docs/agents.md). Its issuer is public_url.
+exchange:
+  enabled: true
+
 audit:
   db: {{q .AuditDB}}
   mode: strict

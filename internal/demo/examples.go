@@ -75,6 +75,18 @@ func Examples(r Ready, airgate string) []Example {
 		c = append(c, shq(r.Gateway+api+path))
 		return Example{Title: title, Lines: []string{"TOKEN=$(" + tok + ")", strings.Join(c, " ")}, Status: status, Reason: reason}
 	}
+	// narrowed exchanges the etl-agent's Entra token (RFC 8693) for an
+	// airgate token limited to triggering team_a_daily, and triggers path
+	// with it.
+	narrowed := func(title, path string, status int, reason string) Example {
+		e := call(title, principal{app: "etl-agent"}, "POST", path, trigger, status, reason)
+		e.Lines = []string{
+			e.Lines[0],
+			"TOKEN=$(" + airgate + " token exchange --config " + shq(r.Config) + ` --subject-token "$TOKEN" --scope dag:team_a_daily:trigger --ttl 15m)`,
+			e.Lines[1],
+		}
+		return e
+	}
 	alice, bob, carol := principal{user: "alice"}, principal{user: "bob"}, principal{user: "carol"}
 	dave, daveMFA, erin := principal{user: "dave"}, principal{user: "dave", mfa: true}, principal{user: "erin"}
 	frank, agent := principal{user: "frank"}, principal{app: "etl-agent"}
@@ -89,6 +101,8 @@ func Examples(r Ready, airgate string) []Example {
 		call("erin, in no group, lists the DAGs", erin, "GET", "/dags", "", 403, "no-matching-role"),
 		call("frank (210 groups: overage, resolved through Graph) triggers team_a_hourly", frank, "POST", "/dags/team_a_hourly/dagRuns", trigger, 200, ""),
 		call("the etl-agent app (app role Airflow.Operator) triggers team_a_daily", agent, "POST", "/dags/team_a_daily/dagRuns", trigger, 200, ""),
+		narrowed("the etl-agent trades its token for a 15-minute one that may only trigger team_a_daily", "/dags/team_a_daily/dagRuns", 200, ""),
+		narrowed("that narrowed token cannot trigger team_a_hourly, though the agent itself may", "/dags/team_a_hourly/dagRuns", 403, "scope-not-granted"),
 		{
 			Title: "what reached Airflow, and as whom (the double's demo-only request log)",
 			Lines: []string{"curl -sSf " + shq(r.Airflow+RequestsPath)},
