@@ -305,10 +305,23 @@ func TestDemoEndToEnd(t *testing.T) {
 			checkReadyFile(t, r, version)
 			t.Run("matrix", func(t *testing.T) { runMatrix(t, p, version) })
 			t.Run("printed commands", func(t *testing.T) { runPrinted(t, p) })
+			// Every command that takes --config works with the demo's
+			// configuration while the demo runs.
 			t.Run("config commands", func(t *testing.T) {
-				out := p.run(t, "config", "check", "--config", r.Config)
-				if out == "" {
-					t.Error("config check printed nothing")
+				api := "/api/v2"
+				if version == 2 {
+					api = "/api/v1"
+				}
+				for _, args := range [][]string{
+					{"config", "check", "--config", r.Config},
+					{"secrets", "status", "--config", r.Config},
+					{"explain", "--config", r.Config, "--user", "erin@" + idp.DemoDomain, "GET", api + "/dags"},
+					{"tokens", "revoke", "--config", r.Config, "--subject", "erin@" + idp.DemoDomain},
+					{"audit", "export", "--config", r.Config, "--format", "jsonl"},
+				} {
+					if out := p.run(t, args...); strings.TrimSpace(out) == "" {
+						t.Errorf("airgate %s printed nothing", strings.Join(args, " "))
+					}
 				}
 			})
 		})
