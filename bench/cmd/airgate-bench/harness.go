@@ -22,6 +22,7 @@ type config struct {
 	header string // Authorization header of every request; "" with fresh
 	fresh  bool   // a different token per request (fresh.lua)
 	gw     *gateway
+	pids   []int // the server processes whose CPU time the requests cost
 	// stats per round
 	runs []runStats
 }
@@ -36,6 +37,7 @@ type runStats struct {
 	auditSeconds float64 // wall time the records were counted over
 	cacheHits    float64 // verified-token cache hits during the run
 	cacheMisses  float64
+	cpuPerReq    float64 // µs of server CPU (every process in pids) per request
 }
 
 func runHarness(ctx context.Context, o *options) error {
@@ -127,6 +129,12 @@ func runHarness(ctx context.Context, o *options) error {
 		{name: "airgate, cached token, strict audit", url: strict.url + dagPath, conns: o.conns, header: bearer, gw: strict},
 	}
 	direct, reference, cached, fresh, strictC := cfgs[0], cfgs[1], cfgs[2], cfgs[3], cfgs[4]
+	upPID := up.cmd.Process.Pid
+	direct.pids = []int{upPID}
+	reference.pids = []int{upPID, ref.cmd.Process.Pid}
+	for _, c := range cfgs[2:] {
+		c.pids = []int{upPID, c.gw.pid()}
+	}
 	var lat []*config
 	if o.latency {
 		lat = []*config{
@@ -134,6 +142,8 @@ func runHarness(ctx context.Context, o *options) error {
 			{name: "airgate fast audit, c=1", url: cached.url, conns: 1, header: bearer, gw: fast},
 			{name: "airgate strict audit, c=1", url: strictC.url, conns: 1, header: bearer, gw: strict},
 		}
+		lat[0].pids = direct.pids
+		lat[1].pids, lat[2].pids = cached.pids, strictC.pids
 	}
 
 	// Every path answers 200 with the upstream's body before anything is
@@ -221,13 +231,34 @@ func runHarness(ctx context.Context, o *options) error {
 		if c.fresh {
 			l.args = []string{tokensFile, fmt.Sprint(freshOffset)}
 		}
+		var prof chan error
+		if o.profile != "" && c.gw != nil && len(c.runs) == 0 {
+			prof = make(chan error, 1)
+			go func() { prof <- captureProfiles(ctx, c.gw.url, o.profile, c.slug(), o.duration) }()
+		}
+		cpu0, err := procCPU(c.pids...)
+		if err != nil {
+			return err
+		}
 		t := time.Now()
 		res, err := runWrk(ctx, o, pin, l)
 		if err != nil {
 			return fmt.Errorf("%s: %w", c.name, err)
 		}
+		if prof != nil {
+			if err := <-prof; err != nil {
+				return fmt.Errorf("%s: profiling: %w", c.name, err)
+			}
+		}
 		elapsed := time.Since(t).Seconds()
 		rs.wrk = res
+		cpu1, err := procCPU(c.pids...)
+		if err != nil {
+			return err
+		}
+		if res.Requests > 0 {
+			rs.cpuPerReq = float64((cpu1 - cpu0).Microseconds()) / float64(res.Requests)
+		}
 		if c.fresh {
 			freshOffset += res.Requests
 		}
@@ -259,8 +290,8 @@ func runHarness(ctx context.Context, o *options) error {
 			rs.cacheMisses = m1["airgate_token_cache_misses_total"] - m0["airgate_token_cache_misses_total"]
 		}
 		c.runs = append(c.runs, rs)
-		logf("  %-38s %9.0f req/s  p50 %5d µs  p99 %6d µs  errors %d non-2xx %d  new upstream conns %d",
-			c.name, res.rps(), res.P50, res.P99, res.Errors, res.Non2xx, rs.newUpstream)
+		logf("  %-38s %9.0f req/s  p50 %5d µs  p99 %6d µs  CPU %5.1f µs/req  errors %d non-2xx %d  new upstream conns %d",
+			c.name, res.rps(), res.P50, res.P99, rs.cpuPerReq, res.Errors, res.Non2xx, rs.newUpstream)
 		return nil
 	}
 
@@ -293,6 +324,50 @@ func runHarness(ctx context.Context, o *options) error {
 	}
 	rep.print(os.Stdout)
 	return nil
+}
+
+// slug names a configuration's files.
+func (c *config) slug() string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(c.name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0 && !strings.HasSuffix(b.String(), "-"):
+			b.WriteByte('-')
+		}
+	}
+	return strings.TrimSuffix(b.String(), "-")
+}
+
+// captureProfiles saves a CPU profile of most of a measured run and the
+// allocation profile after it, from airgate's dev-mode pprof endpoint.
+func captureProfiles(ctx context.Context, base, dir, name string, d time.Duration) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	secs := max(1, int((d-d/5)/time.Second))
+	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
+	defer cancel()
+	code, b, err := get(ctx, fmt.Sprintf("%s/-/debug/pprof/profile?seconds=%d", base, secs), nil)
+	if err != nil {
+		return err
+	}
+	if code != 200 {
+		return fmt.Errorf("CPU profile: status %d: %s", code, b)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".cpu.pprof"), b, 0o644); err != nil {
+		return err
+	}
+	code, b, err = get(ctx, base+"/-/debug/pprof/allocs", nil)
+	if err != nil {
+		return err
+	}
+	if code != 200 {
+		return fmt.Errorf("allocation profile: status %d", code)
+	}
+	logf("  profiles of %s in %s", name, dir)
+	return os.WriteFile(filepath.Join(dir, name+".allocs.pprof"), b, 0o644)
 }
 
 func firstLine(path string) string {

@@ -68,6 +68,7 @@ type options struct {
 	requestLogs bool          // airgate's per-request log lines (its default: on)
 	latency     bool          // run the c=1 latency rounds
 	gomemlimit  string        // GOMEMLIMIT for airgate ("" = unset)
+	profile     string        // directory for CPU profiles of airgate ("" = none)
 }
 
 func parseOptions(args []string) (*options, error) {
@@ -86,6 +87,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.BoolVar(&o.requestLogs, "request-logs", true, "keep airgate's per-request log line (its default) on; written to a file in the working directory")
 	fs.BoolVar(&o.latency, "latency", true, "run the one-request-at-a-time (c=1) latency rounds")
 	fs.StringVar(&o.gomemlimit, "gomemlimit", "", "GOMEMLIMIT for airgate, e.g. 24MiB (default: unset; the report says when set)")
+	fs.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of airgate in the first round to this directory (runs airgate in dev mode for its /-/debug/pprof endpoint)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -60,6 +60,7 @@ var (
 	p50      = func(r runStats) float64 { return float64(r.wrk.P50) }
 	p99      = func(r runStats) float64 { return float64(r.wrk.P99) }
 	newConns = func(r runStats) float64 { return float64(r.newUpstream) }
+	cpuReq   = func(r runStats) float64 { return r.cpuPerReq }
 	failures = func(r runStats) float64 { return float64(r.wrk.Errors + r.wrk.Non2xx) }
 	rssMiB   = func(r runStats) float64 { return float64(r.rssMax) / (1 << 20) }
 	auditRPS = func(r runStats) float64 {
@@ -102,8 +103,8 @@ func (rep *report) print(w io.Writer) {
 	fmt.Fprintf(w, "machine: %d CPUs, %s/%s, %s; load average before %s, after %s; Airflow %d API; request logs %s\n\n",
 		rep.cpus, runtime.GOOS, runtime.GOARCH, runtime.Version(), rep.loadBefore, rep.loadAfter, o.airflow, onOff(o.requestLogs))
 
-	fmt.Fprintf(w, "%-38s %4s %10s %8s %8s %8s %10s %7s\n", "configuration", "c", "req/s", "vs ref", "p50 µs", "p99 µs", "new conns", "errors")
-	fmt.Fprintln(w, strings.Repeat("-", 100))
+	fmt.Fprintf(w, "%-38s %4s %10s %8s %8s %8s %10s %10s %7s\n", "configuration", "c", "req/s", "vs ref", "p50 µs", "p99 µs", "CPU µs/req", "new conns", "errors")
+	fmt.Fprintln(w, strings.Repeat("-", 111))
 	for _, c := range append(slices.Clone(rep.cfgs), rep.lat...) {
 		vs := "-"
 		if c.conns == rep.reference.conns && c != rep.direct {
@@ -113,10 +114,12 @@ func (rep *report) print(w io.Writer) {
 		if c.url == rep.direct.url {
 			conns = "-" // wrk's own connections
 		}
-		fmt.Fprintf(w, "%-38s %4d %10.0f %8s %8.0f %8.0f %10s %7.0f\n",
-			c.name, c.conns, c.med(rps), vs, c.med(p50), c.med(p99), conns, c.maxOf(failures))
+		fmt.Fprintf(w, "%-38s %4d %10.0f %8s %8.0f %8.0f %10.1f %10s %7.0f\n",
+			c.name, c.conns, c.med(rps), vs, c.med(p50), c.med(p99), c.med(cpuReq), conns, c.maxOf(failures))
 	}
-	fmt.Fprintln(w, strings.Repeat("-", 100))
+	fmt.Fprintln(w, strings.Repeat("-", 111))
+	fmt.Fprintln(w, "CPU µs/req: CPU time of the server processes (the upstream, plus the proxy measured) per request;")
+	fmt.Fprintln(w, "  unlike req/s it does not depend on what else the machine runs")
 	fmt.Fprintln(w, "new conns: upstream connections accepted during a measured run, counted from 1 s in (max over rounds; 0 = pooled)")
 	fmt.Fprintln(w, "errors: socket errors and non-2xx answers (max over rounds; must be 0)")
 

@@ -222,6 +222,7 @@ func writeGatewayConfig(o *options, is *issuer, upstream, mode string) (string, 
 	authority := strings.TrimSuffix(is.info.AuthorityHost, "/")
 	cfg := fmt.Sprintf(`# airgate-bench: %s audit mode
 listen: 127.0.0.1:0
+dev: %t
 entra:
   tenant_id: %s
   client_id: %s
@@ -245,7 +246,7 @@ keys:
   file: keys.json
 log:
   requests: %t
-`, mode, is.info.TenantID, app.ClientID, app.ClientID, authority, authority, is.info.Graph, is.info.CAFile,
+`, mode, o.profile != "", is.info.TenantID, app.ClientID, app.ClientID, authority, authority, is.info.Graph, is.info.CAFile,
 		upstream, o.airflow, mode, o.requestLogs)
 	path := filepath.Join(dir, "airgate.yaml")
 	return path, os.WriteFile(path, []byte(cfg), 0o600)
@@ -370,8 +371,11 @@ func (p pinner) command(ctx context.Context, cpu int, name string, args ...strin
 
 // get fetches a URL on loopback with a bounded body.
 func get(ctx context.Context, url string, header http.Header) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, nil, err

@@ -242,3 +242,37 @@ func procStatus(pid int, field string) (int64, error) {
 	}
 	return 0, fmt.Errorf("%s not in /proc/%d/status", field, pid)
 }
+
+// clockTicks is the unit of /proc/<pid>/stat's CPU times (USER_HZ, 100 on
+// Linux).
+const clockTicks = 100
+
+// procCPU returns the CPU time (user and system, all threads) the
+// processes used so far.
+func procCPU(pids ...int) (time.Duration, error) {
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return 0, err
+		}
+		// The command name (field 2) may hold spaces: fields count from
+		// the closing parenthesis.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 13 {
+			return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
+		}
+		// After ")": state(3) ... utime is field 14, stime field 15.
+		ut, err1 := strconv.ParseInt(f[11], 10, 64)
+		st, err2 := strconv.ParseInt(f[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: bad CPU times", pid)
+		}
+		total += time.Duration(ut+st) * time.Second / clockTicks
+	}
+	return total, nil
+}
