@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -65,6 +66,9 @@ func runDemo(ctx context.Context, stdio Stdio, args []string) error {
 		Dir:            *dir,
 		Logger:         logger,
 	})
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w\n(is another demo running? --addr 127.0.0.1:0 picks free ports)", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -186,6 +187,20 @@ func (w *printedWriter) Write(p []byte) (int, error) {
 		w.once.Do(func() { close(w.printed) })
 	}
 	return n, err
+}
+
+func TestDemoBusyAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var stderr bytes.Buffer
+	code := Main(context.Background(), []string{"demo", "--addr", ln.Addr().String(), "--idp-addr", "127.0.0.1:0", "--airflow-addr", "127.0.0.1:0"},
+		Stdio{Out: &bytes.Buffer{}, Err: &stderr})
+	if code != 1 || !strings.Contains(stderr.String(), "--addr 127.0.0.1:0") {
+		t.Errorf("demo on a busy address: exit %d, stderr %q; want 1 and a hint", code, stderr.String())
+	}
 }
 
 func TestSelfCommand(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -81,16 +82,37 @@ func childEnv() []string {
 	return append(os.Environ(), "GORACE=atexit_sleep_ms=0 halt_on_error=1")
 }
 
-// lockedBuffer collects a child's stderr for failure messages.
+// lockedBuffer collects a child's stderr, for failure messages and for
+// waiting until the child logs something.
 type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // signalled (without blocking) after each write
 }
+
+func newLockedBuffer() *lockedBuffer { return &lockedBuffer{written: make(chan struct{}, 1)} }
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	select {
+	case b.written <- struct{}{}:
+	default:
+	}
 	return b.buf.Write(p)
+}
+
+// waitFor waits until the buffer holds s.
+func (b *lockedBuffer) waitFor(s string, timeout time.Duration) bool {
+	deadline := time.After(timeout)
+	for !strings.Contains(b.String(), s) {
+		select {
+		case <-b.written:
+		case <-deadline:
+			return false
+		}
+	}
+	return true
 }
 
 func (b *lockedBuffer) String() string {
@@ -102,6 +124,7 @@ func (b *lockedBuffer) String() string {
 // demoProcess is a running `airgate demo` child process.
 type demoProcess struct {
 	bin    string
+	cmd    *exec.Cmd
 	ready  demo.Ready
 	stdout string // the instructions it printed
 	stderr *lockedBuffer
@@ -118,7 +141,7 @@ func startDemo(t *testing.T, bin string, version int) *demoProcess {
 	readyFile := filepath.Join(tmp, "ready.json")
 	cmd := exec.Command(bin, "demo", "--addr", "127.0.0.1:0", "--ready-file", readyFile,
 		"--airflow", fmt.Sprint(version), "--dir", filepath.Join(tmp, "demo"))
-	p := &demoProcess{bin: bin, stderr: &lockedBuffer{}, exited: make(chan struct{})}
+	p := &demoProcess{bin: bin, cmd: cmd, stderr: newLockedBuffer(), exited: make(chan struct{})}
 	cmd.Env = childEnv()
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -305,6 +328,14 @@ func TestDemoEndToEnd(t *testing.T) {
 			checkReadyFile(t, r, version)
 			t.Run("matrix", func(t *testing.T) { runMatrix(t, p, version) })
 			t.Run("printed commands", func(t *testing.T) { runPrinted(t, p) })
+			t.Run("SIGHUP reloads", func(t *testing.T) {
+				if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+					t.Fatal(err)
+				}
+				if !p.stderr.waitFor("configuration and policy reloaded", 30*time.Second) {
+					t.Fatalf("no reload logged after SIGHUP; stderr:\n%s", p.stderr)
+				}
+			})
 			// Every command that takes --config works with the demo's
 			// configuration while the demo runs.
 			t.Run("config commands", func(t *testing.T) {
