@@ -34,7 +34,9 @@ func newTestKey(t testing.TB, kid string) *testKey {
 	return &testKey{kid: kid, key: k}
 }
 
-func (k *testKey) SigningKey() (string, string, crypto.Signer, error) { return k.kid, "ES256", k.key, nil }
+func (k *testKey) SigningKey() (string, string, crypto.Signer, error) {
+	return k.kid, "ES256", k.key, nil
+}
 
 func (k *testKey) VerificationKey(kid string) (crypto.PublicKey, string, bool) {
 	if kid != k.kid {
@@ -182,7 +184,9 @@ func (f *exchangeFixture) verifier(t *testing.T, rev RevocationChecker) *Verifie
 
 type noRevocations struct{}
 
-func (noRevocations) Revoked(context.Context, string, []string, time.Time) (bool, error) { return false, nil }
+func (noRevocations) Revoked(context.Context, string, []string, time.Time) (bool, error) {
+	return false, nil
+}
 
 func TestExchangeNarrowing(t *testing.T) {
 	tests := []struct {
