@@ -43,9 +43,12 @@ var (
 	uiShellOp = &catalog.Operation{ID: "ui_shell", Method: http.MethodGet, Path: "/*",
 		Rule: catalog.Rule{Auth: catalog.AuthRequired, DAG: catalog.DAGNone}}
 	// uiPrivateOp is Airflow 3's private UI API: DAG read on every DAG.
+	// The engine decides it as a list of DAGs (read on any DAG, narrowed
+	// to the readable ones); uiDecision then requires that every DAG be
+	// readable, since airgate cannot narrow these responses.
 	uiPrivateOp = &catalog.Operation{API: catalog.V2, ID: "ui_private_api", Method: http.MethodGet, Path: "/ui/*",
-		Rule: catalog.Rule{Auth: catalog.AuthRequired, DAG: catalog.DAGNone,
-			Requires: []catalog.Perm{{Resource: "DAG", Action: http.MethodGet, PerDAG: true, WithoutDAG: catalog.Global}}}}
+		Rule: catalog.Rule{Auth: catalog.AuthRequired, DAG: catalog.DAGNone, Filter: catalog.FilterReadable,
+			Requires: []catalog.Perm{{Resource: "DAG", Action: http.MethodGet, PerDAG: true, WithoutDAG: catalog.AnyDAG}}}}
 )
 
 // reasonUIAccess is the reason of an allowed UI shell request.
@@ -129,10 +132,21 @@ func isUIShell(c catalog.Classification) bool { return c.Op == uiShellOp }
 // isUI reports whether the request was classified as any UI operation.
 func isUI(c catalog.Classification) bool { return c.Op == uiShellOp || c.Op == uiPrivateOp }
 
-// uiDecision names an allowed UI shell request's reason ui-access.
+// uiDecision finishes the engine's decision of a UI request: an allowed
+// shell request's reason is ui-access; the private UI API is allowed only
+// to callers who may read every DAG.
 func uiDecision(c catalog.Classification, d authz.Decision) authz.Decision {
-	if d.Allow && isUIShell(c) {
+	switch {
+	case !d.Allow:
+	case isUIShell(c):
 		d.Reasons = []authz.Reason{reasonUIAccess}
+	case c.Op == uiPrivateOp && !d.DAGs.All():
+		d = authz.Decision{
+			Reasons: []authz.Reason{authz.ReasonAllDAGsRequired},
+			Roles:   d.Roles,
+			Matched: d.Matched,
+			Missing: &catalog.Requirement{Resource: "DAG", Action: http.MethodGet},
+		}
 	}
 	return d
 }
