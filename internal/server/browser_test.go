@@ -58,6 +58,15 @@ func TestRealBrowser(t *testing.T) {
 				if r := tb.fetch("POST", api+"/dags/team_a_daily/dagRuns", triggerBody(v, "from Chromium")); r.Status != 200 {
 					t.Errorf("alice triggers team_a_daily from the UI: %+v", r)
 				}
+				// A _token cookie the page (or an attacker) sets never reaches
+				// Airflow, which would honour it before the bearer token.
+				if _, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](`document.cookie = "_token=forged.jwt.value; path=/"`)); err != nil {
+					t.Fatal(err)
+				}
+				tb.do("reloading the UI", chromedp.Navigate(s.gwURL+"/home"), chromedp.WaitVisible(chromedp.CSS("#identity")))
+				if got := signedInUser(tb, v); got != upn("alice") {
+					t.Errorf("with a forged _token cookie the UI shows %q, want alice", got)
+				}
 				assertNoCookieReachedAirflow(t, s)
 			})
 
