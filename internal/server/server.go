@@ -305,6 +305,7 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 	}
 	if rt.sso, err = s.buildSSO(cfg, o, idpClient); err != nil {
 		v.Close()
+		rt.exchange.close()
 		return nil, err
 	}
 	rt.proxy = s.newProxy(rt)
