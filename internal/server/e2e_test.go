@@ -218,8 +218,10 @@ func triggerBody(version int, note string) string {
 func dagIDs(t *testing.T, body []byte) []string {
 	t.Helper()
 	var v struct {
-		DAGs  []struct{ DAGID string `json:"dag_id"` } `json:"dags"`
-		Total int                                     `json:"total_entries"`
+		DAGs []struct {
+			DAGID string `json:"dag_id"`
+		} `json:"dags"`
+		Total int `json:"total_entries"`
 	}
 	if err := json.Unmarshal(body, &v); err != nil {
 		t.Fatalf("dag list: %v: %s", err, body)
@@ -332,8 +334,10 @@ func TestGatewayEndToEnd(t *testing.T) {
 					t.Fatalf("status %d: %s", resp.status, resp.body)
 				}
 				var v struct {
-					DAGs  []struct{ DAGID string `json:"dag_id"` } `json:"dags"`
-					Total int                                     `json:"total_entries"`
+					DAGs []struct {
+						DAGID string `json:"dag_id"`
+					} `json:"dags"`
+					Total int `json:"total_entries"`
 				}
 				_ = json.Unmarshal(resp.body, &v)
 				if v.Total != 2 || len(v.DAGs) != 1 || !strings.HasPrefix(v.DAGs[0].DAGID, "team_a_") {
@@ -437,7 +441,11 @@ func TestGatewayEndToEnd(t *testing.T) {
 					t.Fatal(err)
 				}
 				for name, tok := range map[string]string{
-					"expired":        sign(func(c map[string]any) { c["exp"] = now.Add(-time.Hour).Unix(); c["iat"] = now.Add(-2 * time.Hour).Unix(); c["nbf"] = c["iat"] }),
+					"expired": sign(func(c map[string]any) {
+						c["exp"] = now.Add(-time.Hour).Unix()
+						c["iat"] = now.Add(-2 * time.Hour).Unix()
+						c["nbf"] = c["iat"]
+					}),
 					"wrong audience": sign(func(c map[string]any) { c["aud"] = "api://other" }),
 					"wrong tenant":   sign(func(c map[string]any) { c["tid"] = "00000000-0000-4000-8000-000000000000" }),
 					"wrong issuer":   sign(func(c map[string]any) { c["iss"] = "https://evil.example/" + s.info.TenantID + "/v2.0" }),

@@ -19,7 +19,9 @@ type staticKey struct {
 	key crypto.Signer
 }
 
-func (s staticKey) SigningKey() (string, string, crypto.Signer, error) { return s.kid, "ES256", s.key, nil }
+func (s staticKey) SigningKey() (string, string, crypto.Signer, error) {
+	return s.kid, "ES256", s.key, nil
+}
 
 func TestAirflowMinter(t *testing.T) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
