@@ -234,3 +234,27 @@ func (b *basicRetry) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return b.base.RoundTrip(retry)
 }
+
+// ssoCredential is the versioned client secret browser sign-in uses, or
+// nil for a server without rotation (explain).
+func (s *Server) ssoCredential() *versionedSecret {
+	if s.rot == nil {
+		return nil
+	}
+	return s.rot.entra
+}
+
+// clientSecret is the client secret browser sign-in redeems codes and
+// refreshes sessions with: the current version from the rotation store, so
+// a rotation reaches sign-in without a restart; the configured one without
+// rotation. A certificate credential needs a client assertion at the token
+// calls instead (EntraClientAuth), which sign-in does not send yet: it
+// keeps the configured secret then.
+func (sr *ssoRuntime) clientSecret() string {
+	if sr.cred != nil {
+		if v, err := sr.cred.current(); err == nil && v.Meta["kind"] != rotation.KindCertificate {
+			return string(v.Value)
+		}
+	}
+	return sr.secret
+}

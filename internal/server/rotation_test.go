@@ -220,6 +220,13 @@ func TestRotationEntraSecretUnderTraffic(t *testing.T) {
 	if err := clientSecretWorks(s, initial); err == nil {
 		t.Fatal("the old secret still works after the overlap")
 	}
+	// Browser sign-in redeems codes with the new secret too.
+	if sr := s.gw.rt.Load().sso; sr == nil || sr.clientSecret() != string(cur.Value) {
+		t.Fatal("browser sign-in does not use the rotated client secret")
+	}
+	if auth, err := s.gw.EntraClientAuth(); err != nil || auth.Get("client_secret") != string(cur.Value) {
+		t.Fatalf("EntraClientAuth = %v", err)
+	}
 	if err := clientSecretWorks(s, string(cur.Value)); err != nil {
 		t.Fatalf("the new secret is refused: %v", err)
 	}

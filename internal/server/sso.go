@@ -108,6 +108,10 @@ type ssoRuntime struct {
 
 	sf   singleflight.Group // discovery and refreshes
 	prov atomic.Pointer[oidcProvider]
+
+	// cred is the rotated client secret, when rotation stores it
+	// (rotation_credentials.go).
+	cred *versionedSecret
 }
 
 // oidcProvider is Entra's discovered configuration.
@@ -129,6 +133,7 @@ func (s *Server) buildSSO(cfg *config.Config, o Options, client *http.Client) (*
 	sr := &ssoRuntime{
 		clientID:   cfg.Entra.ClientID,
 		secret:     secret,
+		cred:       s.ssoCredential(),
 		issuer:     strings.TrimSuffix(cfg.Entra.Authority, "/") + "/" + cfg.Entra.TenantID + "/v2.0",
 		scopes:     sc.Scopes,
 		publicURL:  strings.TrimSuffix(cfg.PublicURL, "/"),

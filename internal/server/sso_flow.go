@@ -72,7 +72,7 @@ func (s *Server) ssoAuthorize(w http.ResponseWriter, r *http.Request) {
 func (sr *ssoRuntime) oauth2Config(p *oidcProvider, redirectURI string) *oauth2.Config {
 	return &oauth2.Config{
 		ClientID:     sr.clientID,
-		ClientSecret: sr.secret,
+		ClientSecret: sr.clientSecret(),
 		Endpoint:     oauth2.Endpoint{AuthURL: p.authURL, TokenURL: p.tokenURL, AuthStyle: oauth2.AuthStyleInParams},
 		RedirectURL:  redirectURI,
 		Scopes:       sr.scopes,
