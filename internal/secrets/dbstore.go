@@ -47,7 +47,7 @@ func OpenDBSecrets(ctx context.Context, db *sqlstore.DB, o DBSecretsOptions) (*D
 	if db.Postgres {
 		blob = "BYTEA"
 	}
-	_, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS airgate_secret_versions (
+	create := `CREATE TABLE IF NOT EXISTS airgate_secret_versions (
 		name TEXT NOT NULL,
 		version INTEGER NOT NULL,
 		state TEXT NOT NULL,
@@ -59,7 +59,16 @@ func OpenDBSecrets(ctx context.Context, db *sqlstore.DB, o DBSecretsOptions) (*D
 		retired_ns BIGINT NOT NULL DEFAULT 0,
 		previous INTEGER NOT NULL DEFAULT 0,
 		meta TEXT NOT NULL DEFAULT '{}',
-		PRIMARY KEY (name, version))`)
+		PRIMARY KEY (name, version))`
+	var err error
+	for range 3 {
+		// Two replicas creating the table at once may see a unique
+		// violation in PostgreSQL's catalogue: try again.
+		if _, err = db.ExecContext(ctx, create); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("secrets: creating the secrets table: %w", err)
 	}

@@ -53,7 +53,7 @@ func OpenState(ctx context.Context, db *sqlstore.DB, now func() time.Time) (*Sta
 			holder TEXT NOT NULL,
 			expires_ns BIGINT NOT NULL)`,
 	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		if err := execRetry(ctx, db, q); err != nil {
 			return nil, fmt.Errorf("rotation: creating tables: %w", err)
 		}
 	}
@@ -280,4 +280,22 @@ func (s *State) lockPostgres(ctx context.Context, secret string, wait bool) (fun
 func discard(conn *sql.Conn) {
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 	conn.Close()
+}
+
+// execRetry runs a CREATE ... IF NOT EXISTS, retrying briefly: on
+// PostgreSQL two replicas creating the same table at once may see a
+// unique violation in the catalogue instead of "already exists".
+func execRetry(ctx context.Context, db *sqlstore.DB, q string) error {
+	var err error
+	for range 3 {
+		if _, err = db.ExecContext(ctx, q); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(jitter(50 * time.Millisecond)):
+		}
+	}
+	return err
 }
