@@ -120,12 +120,29 @@ type Upstream struct {
 	// caller's role in the JWT) or "fab" (sub is the FAB user id). Default
 	// simple.
 	AuthManager string `yaml:"auth_manager"`
+	// AirflowKeys are Airflow 3's own public keys ([api_auth]
+	// jwt_private_key_path's public half, with its [api_auth] jwt_kid).
+	// With [api_auth] trusted_jwks_url pointing at airgate, Airflow checks
+	// its own task and UI tokens against airgate's key set too, so airgate
+	// publishes these beside its own keys.
+	AirflowKeys []AirflowKey `yaml:"airflow_keys"`
 	// Timeout bounds one upstream request. Default 60s.
 	Timeout Duration `yaml:"timeout"`
 	// MaxIdleConns is the idle connection pool per upstream host. Default 256.
 	MaxIdleConns int `yaml:"max_idle_conns"`
 	// InsecureSkipVerify disables TLS verification of the upstream. Dev only.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// AirflowKey is one of Airflow's own signing keys, published in airgate's
+// key set.
+type AirflowKey struct {
+	// File is a PEM file holding the public key (or the private key, of
+	// which only the public half is published).
+	File string `yaml:"file"`
+	// KID is the key id Airflow puts in its tokens: set the same value as
+	// [api_auth] jwt_kid in Airflow.
+	KID string `yaml:"kid"`
 }
 
 // Audit configures the decision log.

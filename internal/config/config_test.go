@@ -55,6 +55,7 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		{name: "http authority", edit: "entra: {tenant_id: 11111111-2222-3333-4444-555555555555, client_id: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee, authority: 'http://login'}", want: []string{`entra.authority: "http://login" must use https outside dev mode`}},
 		{name: "audit mode", edit: "audit: {mode: yolo}", want: []string{`audit.mode: "yolo" must be "strict" or "fast"`}},
 		{name: "auth manager", edit: "upstream: {url: http://x:1, airflow_version: 3, auth_manager: ldap}", want: []string{`upstream.auth_manager: "ldap"`}},
+		{name: "airflow key without kid", edit: "upstream: {url: http://x:1, airflow_version: 3, airflow_keys: [{file: k.pem}]}", want: []string{"upstream.airflow_keys[0].kid: is required"}},
 		{name: "two secret sources", edit: "upstream: {url: http://x:1, airflow_version: 2, username: u, password: {file: a, env: B}}", want: []string{"upstream.password: sets more than one"}},
 	}
 	for _, tc := range tests {

@@ -144,6 +144,14 @@ func (c *Config) Validate() error {
 		if u.AuthManager != "simple" && u.AuthManager != "fab" {
 			bad("upstream.auth_manager", u.AuthManager, `must be "simple" or "fab"`)
 		}
+		for i, k := range u.AirflowKeys {
+			if k.File == "" {
+				bad(fmt.Sprintf("upstream.airflow_keys[%d].file", i), nil, "is required")
+			}
+			if k.KID == "" {
+				bad(fmt.Sprintf("upstream.airflow_keys[%d].kid", i), nil, "is required: set the same value as Airflow's [api_auth] jwt_kid")
+			}
+		}
 	default:
 		bad("upstream.airflow_version", u.AirflowVersion, "must be 2 or 3")
 	}

@@ -50,6 +50,7 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	for _, k := range s.keys.Published(secrets.UseToken) {
 		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.Public(), KeyID: k.ID, Algorithm: k.Alg, Use: "sig"})
 	}
+	set.Keys = append(set.Keys, s.rt.Load().airflowKeys...)
 	b, err := json.Marshal(set)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, CodeInternal, "internal error", "", nil, nil)

@@ -3,6 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"encoding/json"
 	"log/slog"
 	"net"
@@ -17,6 +21,7 @@ import (
 	"github.com/airgate/airgate/internal/airflowsim"
 	"github.com/airgate/airgate/internal/audit"
 	"github.com/airgate/airgate/internal/config"
+	"github.com/airgate/airgate/internal/tokens"
 )
 
 // syncBuffer is a log sink safe for concurrent writes.
@@ -338,5 +343,50 @@ func TestUntrustedForwardingHeadersIgnored(t *testing.T) {
 		if r := s.do("GET", "/api/v1/connections", dave, "", h); r.status != 403 {
 			t.Errorf("spoofed %v = %d, want 403", h, r.status)
 		}
+	}
+}
+
+// TestAirflowOwnKeysPublished: with trusted_jwks_url pointing at airgate,
+// Airflow 3 validates its own tokens (task workers, its UI) against
+// airgate's key set, so airgate publishes Airflow's public key and those
+// tokens keep working.
+func TestAirflowOwnKeysPublished(t *testing.T) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	keyDir := t.TempDir()
+	keyFile := filepath.Join(keyDir, "airflow-jwt.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newStack(t, 3, func(c *config.Config) {
+		c.Upstream.AirflowKeys = []config.AirflowKey{{File: keyFile, KID: "airflow-own-1"}}
+	})
+	set := s.do("GET", "/.well-known/jwks.json", "", "", nil)
+	if !strings.Contains(string(set.body), `"kid":"airflow-own-1"`) || strings.Contains(string(set.body), `"d":`) {
+		t.Fatalf("jwks = %s", set.body)
+	}
+	// A token Airflow itself would sign (as its API server does for the
+	// UI and the execution API) validates at the Airflow double, which
+	// trusts only airgate's key set.
+	now := time.Now()
+	tok, err := tokens.Sign("airflow-own-1", "EdDSA", priv, map[string]any{
+		"sub": "admin", "role": "admin", "aud": "apache-airflow", "iss": "airgate",
+		"iat": now.Unix(), "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": "x",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", s.cfg.Upstream.URL+"/api/v2/dags", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("Airflow's own token at Airflow = %d, want 200", resp.StatusCode)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/airgate/airgate/internal/audit"
@@ -86,9 +87,11 @@ type runtime struct {
 	minter     *tokens.AirflowMinter // Airflow 3
 	basicAuth  *upstreamCred         // Airflow 2: the service account, re-read from the rotation store
 	dags       *dagCache
-	sso        *ssoRuntime
-	now        func() time.Time
-	logReqs    bool
+	// airflowKeys are Airflow's own public keys, published with airgate's.
+	airflowKeys []jose.JSONWebKey
+	sso         *ssoRuntime
+	now         func() time.Time
+	logReqs     bool
 	// bearer verifies bearer tokens: verifier, or authn.Multi routing
 	// airgate's own issuer to exchange's verifier (exchange.go).
 	bearer   authn.TokenVerifier
@@ -289,6 +292,10 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 			return nil, fmt.Errorf("server: %w", err)
 		}
 		rt.minter = m
+	}
+	if rt.airflowKeys, err = loadAirflowKeys(cfg); err != nil {
+		v.Close()
+		return nil, err
 	}
 	rt.dags = &dagCache{
 		client:  &http.Client{Transport: rt.basicAuth.wrap(rt.transport), Timeout: 30 * time.Second},
