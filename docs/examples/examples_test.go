@@ -307,8 +307,14 @@ func TestAirflow3Config(t *testing.T) {
 			"trusted_jwks_url": strings.TrimSuffix(cfg.PublicURL, "/") + "/.well-known/jwks.json",
 			"jwt_audience":     cfg.Upstream.JWTAudience,
 			"jwt_issuer":       cfg.Upstream.JWTIssuer,
-			"jwt_algorithm":    "ES256",
+			"jwt_algorithm":    "EdDSA,ES256",
 		},
+	}
+	if len(cfg.Upstream.AirflowKeys) != 1 || ini["api_auth"]["jwt_kid"] != cfg.Upstream.AirflowKeys[0].KID {
+		t.Errorf("airflow3.cfg [api_auth] jwt_kid = %q, want the kid airgate publishes (upstream.airflow_keys %v)", ini["api_auth"]["jwt_kid"], cfg.Upstream.AirflowKeys)
+	}
+	if ini["api_auth"]["jwt_private_key_path"] == "" {
+		t.Error("airflow3.cfg sets no jwt_private_key_path: Airflow would sign its own tokens with a symmetric secret airgate cannot publish")
 	}
 	for section, kv := range want {
 		for k, v := range kv {
