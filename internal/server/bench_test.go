@@ -143,6 +143,9 @@ func (w *discardWriter) WriteHeader(code int) {
 	}
 }
 
+// Flush lets the proxy flush as it does on a real connection.
+func (w *discardWriter) Flush() {}
+
 func (w *discardWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK

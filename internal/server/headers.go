@@ -26,33 +26,8 @@ var strippedHeaders = []string{
 // one legitimate header they would catch.
 var strippedFragments = []string{"user", "remote", "auth", "identity", "principal", "email", "impersonat", "airgate", "groups", "roles", "forwarded", "client-ip", "real-ip"}
 
-// stripHeaders removes every client-sent credential, identity and
-// forwarding header from h, in place, and reports how many it removed.
-func stripHeaders(h http.Header) int {
-	n := 0
-	for _, k := range strippedHeaders {
-		if _, ok := h[k]; ok {
-			delete(h, k)
-			n++
-		}
-	}
-	for k := range h {
-		lk := strings.ToLower(k)
-		if lk == "user-agent" {
-			continue
-		}
-		// Header names that do not pass net/http's canonicalisation
-		// (underscores, as in REMOTE_USER) arrive as-is; check them all.
-		for _, f := range strippedFragments {
-			if strings.Contains(lk, f) || strings.Contains(strings.ReplaceAll(lk, "_", "-"), f) {
-				delete(h, k)
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
+// stripHeaders (hotpath_headers.go) removes both from every forwarded
+// request.
 
 // trustedProxies decides whose forwarding headers are believed.
 type trustedProxies []netip.Prefix

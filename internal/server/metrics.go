@@ -15,6 +15,7 @@ type metrics struct {
 	auditErrs prometheus.Counter
 	stripped  prometheus.Counter
 	reloads   *prometheus.CounterVec // by result
+	hot       *hotMetrics            // the request path's children (hotpath_metrics.go)
 }
 
 func newMetrics() *metrics {
@@ -41,6 +42,7 @@ func newMetrics() *metrics {
 			Name: "airgate_config_reloads_total", Help: "Configuration reloads, by result.",
 		}, []string{"result"}),
 	}
+	m.hot = newHotMetrics(m)
 	m.reg.MustRegister(m.requests, m.decisions, m.latency, m.auditErrs, m.stripped, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

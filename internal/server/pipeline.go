@@ -373,7 +373,7 @@ func (s *Server) recordDecision(ctx context.Context, st *reqState, r *http.Reque
 			rec.ExchangeID = st.principal.Exchange.ID
 		}
 	}
-	s.metrics.decisions.WithLabelValues(string(rec.Decision), firstOr(rec.Reasons, "none")).Inc()
+	s.metrics.hot.decision(string(rec.Decision), firstOr(rec.Reasons, "none")).Inc()
 	var err error
 	if st.rt.cfg.Audit.Mode == "fast" {
 		// Denials and reads may be acknowledged once queued; anything
@@ -403,10 +403,10 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 	if api == "" {
 		api = "none"
 	}
-	s.metrics.requests.WithLabelValues(api, statusClass(status)).Inc()
-	s.metrics.latency.WithLabelValues("total").Observe(dur.Seconds())
+	s.metrics.hot.request(api, statusClass(status)).Inc()
+	s.metrics.hot.total.Observe(dur.Seconds())
 	if st.upstreamNS > 0 {
-		s.metrics.latency.WithLabelValues("upstream").Observe(st.upstreamNS.Seconds())
+		s.metrics.hot.upstream.Observe(st.upstreamNS.Seconds())
 	}
 	if st.decision.Allow && (st.seq != 0 || st.ticket != nil) {
 		rec := audit.Record{

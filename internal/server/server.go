@@ -361,6 +361,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /-/healthz", s.healthz)
 	mux.HandleFunc("GET /-/readyz", s.readyz)
 	mux.Handle("GET /-/metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	s.registerDebug(mux) // dev mode only (hotpath_pprof.go)
 	mux.HandleFunc("GET /.well-known/jwks.json", s.jwks)
 	mux.HandleFunc("/oauth2/authorize", s.ssoAuthorize)
 	mux.HandleFunc("/oauth2/callback", s.ssoCallback)
