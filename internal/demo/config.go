@@ -76,6 +76,14 @@ upstream:
 exchange:
   enabled: true
 
+# Rotation of the gateway's Entra client secret (through the emulator's
+# Microsoft Graph), its signing keys and, for Airflow 2, the service account's
+# password. ` + "`airgate secrets status|rotate --config`" + ` work on this store, and the
+# running gateway picks up new versions within seconds.
+rotation:
+  store: file
+  enabled: true
+
 audit:
   db: {{q .AuditDB}}
   mode: strict
