@@ -153,7 +153,7 @@ func (s *Server) redeemRefresh(ctx context.Context, rt *runtime, sess *session.S
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
 		"client_id":     {sr.clientID},
-		"client_secret": {sr.secret},
+		"client_secret": {sr.clientSecret()},
 		"refresh_token": {sess.RefreshToken},
 		"scope":         {strings.Join(sr.scopes, " ")},
 	}
