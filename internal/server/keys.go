@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -9,8 +8,6 @@ import (
 	"net/http"
 
 	"github.com/go-jose/go-jose/v4"
-	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/airgate/airgate/internal/audit"
 	"github.com/airgate/airgate/internal/secrets"
@@ -61,24 +58,6 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-// graphClient returns a client that calls Microsoft Graph with an app-only
-// token obtained by client credentials from Entra.
-func graphClient(base *http.Client, authority, tenant, clientID, secret string) *http.Client {
-	cc := clientcredentials.Config{
-		ClientID:     clientID,
-		ClientSecret: secret,
-		TokenURL:     authority + "/" + tenant + "/oauth2/v2.0/token",
-		Scopes:       []string{graphScope},
-		AuthStyle:    oauth2.AuthStyleInParams,
-	}
-	ctx := context.WithValue(context.Background(), oauth2.HTTPClient, base)
-	return &http.Client{Transport: &oauth2.Transport{Source: cc.TokenSource(ctx), Base: base.Transport}, Timeout: base.Timeout}
-}
-
-// graphScope asks Entra for an app-only Microsoft Graph token with the
-// application permissions granted to airgate. Graph's resource URI is the
-// same whichever host serves Graph (the emulator's included).
-const graphScope = "https://graph.microsoft.com/.default"
 
 func basicAuth(user, pw string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
