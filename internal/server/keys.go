@@ -58,7 +58,6 @@ func (s *Server) jwks(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b)
 }
 
-
 func basicAuth(user, pw string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
 }
