@@ -52,7 +52,7 @@ func OpenDBSecrets(ctx context.Context, db *sqlstore.DB, o DBSecretsOptions) (*D
 		version INTEGER NOT NULL,
 		state TEXT NOT NULL,
 		kek_id TEXT NOT NULL DEFAULT '',
-		sealed `+blob+`,
+		sealed ` + blob + `,
 		created_ns BIGINT NOT NULL,
 		expires_ns BIGINT NOT NULL DEFAULT 0,
 		activated_ns BIGINT NOT NULL DEFAULT 0,
