@@ -192,7 +192,7 @@ func (s *Server) authorizeGet(w http.ResponseWriter, r *http.Request, v int) {
 	}
 	id := randomToken(24)
 	s.pending.put(id, &pendingAuth{req: req, expires: s.now().Add(s.codeLifetime())}, s.now())
-	s.signInPage(w, r, id, client, req.loginHint)
+	s.signInPage(w, r, id, client, req.loginHint, req.redirectURI)
 }
 
 // authorizePost handles the sign-in page: the chosen user (and the MFA

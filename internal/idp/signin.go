@@ -82,12 +82,19 @@ type signInUser struct {
 	Hint      bool
 }
 
-func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, id string, client *app, loginHint string) {
+func (s *Server) signInPage(w http.ResponseWriter, r *http.Request, id string, client *app, loginHint, redirectURI string) {
 	var users []signInUser
 	for _, u := range s.dir.users {
 		users = append(users, signInUser{Name: u.name, UPN: u.upn, Hint: loginHint != "" && strings.EqualFold(loginHint, u.upn)})
 	}
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	// The form posts here, and the answer redirects to the application:
+	// browsers apply form-action to that redirect too, so the (already
+	// validated) redirect URI's origin must be allowed as well.
+	formAction := "'self'"
+	if u, err := url.Parse(redirectURI); err == nil && u.Scheme != "" && u.Host != "" {
+		formAction += " " + u.Scheme + "://" + u.Host
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action "+formAction)
 	renderHTML(w, http.StatusOK, signInTmpl, map[string]any{
 		"App": client.displayName, "Tenant": s.dir.displayName, "Action": r.URL.Path,
 		"Request": id, "Users": users,

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -70,8 +69,6 @@ func leafSPKI(t *testing.T, s *stack) string {
 type chrome struct {
 	t   *testing.T
 	ctx context.Context // the browser's context: new tabs derive from it
-	// bypassCSP works around an emulator bug (see needsCSPBypass).
-	bypassCSP bool
 }
 
 // startChrome starts Chromium with a fresh profile, trusting the TLS keys
@@ -106,27 +103,6 @@ func startChrome(t *testing.T, spki []string) *chrome {
 	return &chrome{t: t, ctx: ctx}
 }
 
-// needsCSPBypass reports whether the emulator's sign-in page forbids the
-// browser to follow its own redirect back to the gateway. Its
-// Content-Security-Policy has form-action 'self', and Chromium applies
-// form-action to the redirects that follow a form submission, so the code
-// never reaches a redirect URI on another origin. That is a bug of the
-// emulator (Entra's page does not do this); until it is fixed, the tabs
-// bypass CSP for the emulator's page, and the test says so.
-func needsCSPBypass(t *testing.T, s *stack) bool {
-	t.Helper()
-	b := s.browser()
-	p := b.navigate(s.gwURL + "/home")
-	csp := p.header.Get("Content-Security-Policy")
-	for _, d := range strings.Split(csp, ";") {
-		f := strings.Fields(d)
-		if len(f) > 0 && f[0] == "form-action" && !strings.Contains(d, s.gwURL) && !strings.Contains(d, "http:") && !strings.Contains(d, "*") {
-			return true
-		}
-	}
-	return false
-}
-
 // tab is one user's browser: a new tab in its own browser context (its own
 // cookies, like a fresh incognito window).
 type tab struct {
@@ -142,11 +118,6 @@ func (c *chrome) newTab(t *testing.T) *tab {
 	tb := &tab{c: c, t: t, ctx: ctx}
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("opening a tab: %v", err)
-	}
-	if c.bypassCSP {
-		if _, err := chromedp.Call(ctx, cdppage.SetBypassCSP, cdppage.SetBypassCSPParams{Enabled: true}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return tb
 }
