@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -40,10 +39,28 @@ const svcUser, svcPassword = "airgate-svc", "svc-password-1"
 
 func newStack(t *testing.T, version int, edit func(*config.Config)) *stack {
 	t.Helper()
+	return newStackWith(t, version, stackOptions{edit: edit})
+}
+
+// stackOptions vary a test stack.
+type stackOptions struct {
+	// idp are the emulator's options (its clock is set from now).
+	idp idp.Options
+	// now, when set, is one clock for the emulator, the Airflow double and
+	// the gateway, for tests of expiry and refresh.
+	now func() time.Time
+	// edit changes the gateway's configuration before it starts.
+	edit func(*config.Config)
+}
+
+func newStackWith(t *testing.T, version int, o stackOptions) *stack {
+	t.Helper()
 	s := &stack{t: t, version: version, dir: t.TempDir()}
 	var err error
-	s.idp, err = idp.New(idp.Options{})
-	if err != nil {
+	if o.now != nil {
+		o.idp.Now = o.now
+	}
+	if s.idp, err = idp.New(o.idp); err != nil {
 		t.Fatal(err)
 	}
 	if s.info, err = s.idp.Start(context.Background(), "127.0.0.1:0"); err != nil {
@@ -60,9 +77,9 @@ func newStack(t *testing.T, version int, edit func(*config.Config)) *stack {
 		t.Fatal(err)
 	}
 	s.gwURL = "http://" + ln.Addr().String()
-	opts := airflowsim.Options{Username: svcUser, Password: svcPassword}
+	opts := airflowsim.Options{Username: svcUser, Password: svcPassword, Now: o.now}
 	if version == 3 {
-		opts = airflowsim.Options{JWKSURL: s.gwURL + "/.well-known/jwks.json", Issuer: "airgate"}
+		opts = airflowsim.Options{JWKSURL: s.gwURL + "/.well-known/jwks.json", Issuer: "airgate", Now: o.now}
 	}
 	s.airflow = airflowsim.New(opts)
 	up := &http.Server{Handler: s.airflow}
@@ -73,12 +90,11 @@ func newStack(t *testing.T, version int, edit func(*config.Config)) *stack {
 	go up.Serve(upLn)
 	t.Cleanup(func() { up.Close() })
 
-	policyPath := filepath.Join(s.dir, "policy.yaml")
 	pol, err := os.ReadFile("testdata/demo-policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(policyPath, pol, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(s.dir, "policy.yaml"), pol, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Default()
@@ -103,15 +119,11 @@ func newStack(t *testing.T, version int, edit func(*config.Config)) *stack {
 	cfg.Keys.File = filepath.Join(s.dir, "keys.json")
 	f := false
 	cfg.Log.Requests = &f
-	if edit != nil {
-		edit(cfg)
+	if o.edit != nil {
+		o.edit(cfg)
 	}
 	s.cfg = cfg
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	s.gw, err = New(context.Background(), cfg, Options{Logger: logger})
+	s.gw, err = New(context.Background(), cfg, Options{Logger: testLogger(), Now: o.now})
 	if err != nil {
 		t.Fatal(err)
 	}

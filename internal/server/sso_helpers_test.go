@@ -11,14 +11,12 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/airgate/airgate/internal/airflowsim"
 	"github.com/airgate/airgate/internal/audit"
 	"github.com/airgate/airgate/internal/config"
 	"github.com/airgate/airgate/internal/idp"
@@ -53,80 +51,7 @@ func (c *testClock) advance(d time.Duration) {
 // emulator's token lifetimes fixed, for tests of expiry and refresh.
 func newClockStack(t *testing.T, version int, clk *testClock, idpOpts idp.Options, edit func(*config.Config)) *stack {
 	t.Helper()
-	s := &stack{t: t, version: version, dir: t.TempDir()}
-	idpOpts.Now = clk.now
-	var err error
-	if s.idp, err = idp.New(idpOpts); err != nil {
-		t.Fatal(err)
-	}
-	if s.info, err = s.idp.Start(context.Background(), "127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.idp.Close() })
-	if s.tokens, err = idp.NewClient(s.info); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.gwURL = "http://" + ln.Addr().String()
-	opts := airflowsim.Options{Username: svcUser, Password: svcPassword, Now: clk.now}
-	if version == 3 {
-		opts = airflowsim.Options{JWKSURL: s.gwURL + "/.well-known/jwks.json", Issuer: "airgate", Now: clk.now}
-	}
-	s.airflow = airflowsim.New(opts)
-	up := &http.Server{Handler: s.airflow}
-	upLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go up.Serve(upLn)
-	t.Cleanup(func() { up.Close() })
-	pol, err := os.ReadFile("testdata/demo-policy.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(s.dir, "policy.yaml"), pol, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.SetDir(s.dir)
-	cfg.Dev = true
-	cfg.Listen = ln.Addr().String()
-	cfg.Entra.TenantID = s.info.TenantID
-	cfg.Entra.ClientID = s.info.Apps["airgate"].ClientID
-	cfg.Entra.Audiences = []string{"api://airgate", cfg.Entra.ClientID}
-	cfg.Entra.Authority = strings.TrimSuffix(s.info.AuthorityHost, "/")
-	cfg.Entra.IssuerV1 = strings.TrimSuffix(s.info.AuthorityHost, "/") + "/{tenantid}/"
-	cfg.Entra.GraphURL = s.info.Graph
-	cfg.Entra.CAFile = s.info.CAFile
-	cfg.Entra.ClientSecret = config.Secret{InsecureValue: s.info.Apps["airgate"].ClientSecret}
-	cfg.Policy.File = "policy.yaml"
-	cfg.Upstream.URL = "http://" + upLn.Addr().String()
-	cfg.Upstream.AirflowVersion = version
-	cfg.Upstream.Username = svcUser
-	cfg.Upstream.Password = config.Secret{InsecureValue: svcPassword}
-	cfg.Audit.DB = filepath.Join(s.dir, "audit.db")
-	cfg.Audit.CheckpointInterval = config.Duration(time.Hour)
-	cfg.Keys.File = filepath.Join(s.dir, "keys.json")
-	f := false
-	cfg.Log.Requests = &f
-	if edit != nil {
-		edit(cfg)
-	}
-	s.cfg = cfg
-	s.gw, err = New(context.Background(), cfg, Options{Logger: testLogger(), Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: s.gw.Handler()}
-	go hs.Serve(ln)
-	t.Cleanup(func() {
-		hs.Close()
-		s.gw.Close()
-	})
-	return s
+	return newStackWith(t, version, stackOptions{idp: idpOpts, now: clk.now, edit: edit})
 }
 
 func testLogger() *slog.Logger {
