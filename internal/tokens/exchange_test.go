@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/airgate/airgate/internal/authz"
+	"github.com/airgate/airgate/internal/authz/policy"
 	"github.com/airgate/airgate/internal/catalog"
 	"github.com/airgate/airgate/internal/identity"
 )
@@ -64,7 +65,7 @@ func (f *fakePolicy) Decide(_ context.Context, p *identity.Principal, req *catal
 	}
 	for _, a := range f.allow[p.ObjectID] {
 		op, glob, _ := strings.Cut(a, " ")
-		if op == req.Op.ID && globMatch(glob, req.DAGID) {
+		if op == req.Op.ID && policy.MatchDAGPattern(glob, req.DAGID) {
 			return authz.Decision{Allow: true, Reasons: []authz.Reason{"allowed"}}, nil
 		}
 	}

@@ -6,9 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/airgate/airgate/internal/authz/policy"
 	"github.com/airgate/airgate/internal/catalog"
 )
 
@@ -135,7 +134,7 @@ func (s ScopeItem) Matches(dagID string) bool {
 	if !s.IsGlob() {
 		return s.DAG == dagID
 	}
-	return globMatch(s.DAG, dagID)
+	return policy.MatchDAGPattern(s.DAG, dagID)
 }
 
 // Scope is a parsed scope: the items in the order given, without
@@ -207,7 +206,7 @@ func parseItem(f string) (ScopeItem, error) {
 	if !validAction(it.Action) {
 		return ScopeItem{}, &ScopeError{Item: shown, Msg: "unknown action (want read, trigger, edit or delete)"}
 	}
-	if !validPattern(it.DAG) {
+	if !policy.ValidDAGPattern(it.DAG) {
 		return ScopeItem{}, &ScopeError{Item: shown, Msg: `not a DAG id or glob (letters, digits, "_", ".", "-", "*", "?"; at most 250 characters)`}
 	}
 	return it, nil
@@ -247,61 +246,6 @@ func (s Scope) Allows(cls *catalog.Classification) bool {
 		}
 	}
 	return false
-}
-
-// validPattern reports whether p is a DAG id (Airflow's KEY_REGEX
-// ^[\w.-]+$, at most 250 characters) in which "*" and "?" may also appear.
-func validPattern(p string) bool {
-	if p == "" || utf8.RuneCountInString(p) > 250 {
-		return false
-	}
-	for _, r := range p {
-		switch {
-		case r == '_' || r == '.' || r == '-' || r == '*' || r == '?':
-		case unicode.IsLetter(r) || unicode.IsNumber(r):
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// globMatch reports whether s matches pattern p, where "*" matches any run
-// of characters and "?" exactly one.
-func globMatch(p, s string) bool {
-	var px, sx int
-	starP, starS := -1, -1
-	for sx < len(s) {
-		if px < len(p) {
-			switch c := p[px]; c {
-			case '*':
-				starP, starS = px, sx
-				px++
-				continue
-			case '?':
-				_, n := utf8.DecodeRuneInString(s[sx:])
-				px++
-				sx += n
-				continue
-			default:
-				if c == s[sx] {
-					px++
-					sx++
-					continue
-				}
-			}
-		}
-		if starP < 0 {
-			return false
-		}
-		_, n := utf8.DecodeRuneInString(s[starS:])
-		starS += n
-		px, sx = starP+1, starS
-	}
-	for px < len(p) && p[px] == '*' {
-		px++
-	}
-	return px == len(p)
 }
 
 // probe returns the classification of a request for operation op on one

@@ -38,7 +38,7 @@ func (s *Selector) MatchID(dagID string) bool {
 		return true
 	}
 	for _, g := range s.globs {
-		if globMatch(g, dagID) {
+		if MatchDAGPattern(g, dagID) {
 			return true
 		}
 	}
@@ -95,7 +95,7 @@ func compileSelector(field string, dags, tags []string, errs *problems) *Selecto
 		switch {
 		case d == "*":
 			s.all = true
-		case !validGlob(d):
+		case !ValidDAGPattern(d):
 			errs.add(f, d, errDAGSelector)
 		case strings.ContainsAny(d, "*?"):
 			s.globs = append(s.globs, d)
@@ -114,10 +114,10 @@ func compileSelector(field string, dags, tags []string, errs *problems) *Selecto
 // errDAGSelector explains what a DAG selector may contain.
 var errDAGSelector = wrapf(ErrDAGSelector, `(letters, digits, "_", ".", "-" and the wildcards "*" and "?"; at most 250 characters)`)
 
-// validGlob reports whether p is a DAG id (Airflow's KEY_REGEX ^[\w.-]+$,
-// at most 250 characters) in which "*" and "?" may also appear. It mirrors
-// catalog.ValidDAGID, which this package may not import.
-func validGlob(p string) bool {
+// ValidDAGPattern reports whether p is a DAG id (Airflow's KEY_REGEX
+// ^[\w.-]+$, at most 250 characters) in which "*" and "?" may also appear.
+// It mirrors catalog.ValidDAGID, which this package may not import.
+func ValidDAGPattern(p string) bool {
 	if p == "" || utf8.RuneCountInString(p) > 250 {
 		return false
 	}
@@ -132,9 +132,9 @@ func validGlob(p string) bool {
 	return true
 }
 
-// globMatch reports whether s matches pattern p, where "*" matches any run
-// of characters and "?" exactly one. It does not allocate.
-func globMatch(p, s string) bool {
+// MatchDAGPattern reports whether s matches pattern p, where "*" matches
+// any run of characters and "?" exactly one. It does not allocate.
+func MatchDAGPattern(p, s string) bool {
 	var px, sx int
 	starP, starS := -1, -1
 	for sx < len(s) {

@@ -25,8 +25,8 @@ func TestGlobMatch(t *testing.T) {
 		{"**x", "abx", true},
 	}
 	for _, tc := range tests {
-		if got := globMatch(tc.pattern, tc.s); got != tc.want {
-			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		if got := MatchDAGPattern(tc.pattern, tc.s); got != tc.want {
+			t.Errorf("MatchDAGPattern(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
 		}
 	}
 }
