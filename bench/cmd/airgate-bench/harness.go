@@ -33,6 +33,7 @@ type runStats struct {
 	newUpstream  int64   // upstream connections accepted during the run
 	upstreamReqs int64   // requests the upstream answered during the run
 	rssMax       int64   // bytes, airgate only
+	rssAnonMax   int64   // bytes, airgate only
 	auditRecords int64   // records appended during the run, airgate only
 	auditSeconds float64 // wall time the records were counted over
 	cacheHits    float64 // verified-token cache hits during the run
@@ -276,7 +277,7 @@ func runHarness(ctx context.Context, o *options) error {
 		rs.newUpstream = after.Accepted - before.Accepted
 		rs.upstreamReqs = after.Requests - before.Requests
 		if c.gw != nil {
-			rs.rssMax = rss.done()
+			rs.rssMax, rs.rssAnonMax = rss.done()
 			seq1, err := readers[c.gw].head(ctx)
 			if err != nil {
 				return err

@@ -191,9 +191,10 @@ func metrics(ctx context.Context, base string, names ...string) (map[string]floa
 
 // rssSampler samples a process's resident set while a run lasts.
 type rssSampler struct {
-	stop chan struct{}
-	wg   sync.WaitGroup
-	max  int64 // bytes
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	max     int64 // bytes of VmRSS
+	maxAnon int64 // bytes of RssAnon (VmRSS less the binary's and other files' pages)
 }
 
 func sampleRSS(pid int) *rssSampler {
@@ -207,6 +208,9 @@ func sampleRSS(pid int) *rssSampler {
 			if v, err := procStatus(pid, "VmRSS"); err == nil && v > s.max {
 				s.max = v
 			}
+			if v, err := procStatus(pid, "RssAnon"); err == nil && v > s.maxAnon {
+				s.maxAnon = v
+			}
 			select {
 			case <-s.stop:
 				return
@@ -217,11 +221,12 @@ func sampleRSS(pid int) *rssSampler {
 	return s
 }
 
-// done stops sampling and returns the largest resident set seen.
-func (s *rssSampler) done() int64 {
+// done stops sampling and returns the largest resident set seen, in all
+// and anonymous.
+func (s *rssSampler) done() (rss, anon int64) {
 	close(s.stop)
 	s.wg.Wait()
-	return s.max
+	return s.max, s.maxAnon
 }
 
 // procStatus reads a size field (kB) of /proc/<pid>/status, in bytes.
