@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/airgate/airgate/internal/idp"
@@ -363,10 +364,15 @@ func (c *child) stop() {
 type pinner struct{ taskset string }
 
 func (p pinner) command(ctx context.Context, cpu int, name string, args ...string) *exec.Cmd {
+	var cmd *exec.Cmd
 	if p.taskset == "" {
-		return exec.CommandContext(ctx, name, args...)
+		cmd = exec.CommandContext(ctx, name, args...)
+	} else {
+		cmd = exec.CommandContext(ctx, p.taskset, append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
 	}
-	return exec.CommandContext(ctx, p.taskset, append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
+	// Children go with the harness even when it is killed outright.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return cmd
 }
 
 // get fetches a URL on loopback with a bounded body.
