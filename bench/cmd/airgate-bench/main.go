@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -69,6 +70,20 @@ type options struct {
 	latency     bool          // run the c=1 latency rounds
 	gomemlimit  string        // GOMEMLIMIT for airgate ("" = unset)
 	profile     string        // directory for CPU profiles of airgate ("" = none)
+	airgateEnv  envList       // extra environment of airgate (runtime tuning, reported)
+}
+
+// envList is a repeatable KEY=VALUE flag.
+type envList []string
+
+func (e *envList) String() string { return strings.Join(*e, " ") }
+
+func (e *envList) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("%q is not KEY=VALUE", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func parseOptions(args []string) (*options, error) {
@@ -87,6 +102,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.BoolVar(&o.requestLogs, "request-logs", true, "keep airgate's per-request log line (its default) on; written to a file in the working directory")
 	fs.BoolVar(&o.latency, "latency", true, "run the one-request-at-a-time (c=1) latency rounds")
 	fs.StringVar(&o.gomemlimit, "gomemlimit", "", "GOMEMLIMIT for airgate, e.g. 24MiB (default: unset; the report says when set)")
+	fs.Var(&o.airgateEnv, "airgate-env", "KEY=VALUE added to airgate's environment, e.g. GOMAXPROCS=2 or GOGC=50 (repeatable; the report names them)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of airgate in the first round to this directory (runs airgate in dev mode for its /-/debug/pprof endpoint)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

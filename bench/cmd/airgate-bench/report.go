@@ -101,8 +101,16 @@ func (rep *report) print(w io.Writer) {
 	refRPS := rep.reference.med(rps)
 	fmt.Fprintf(w, "\nairgate benchmark: %d rounds × %s (warm-up %s), medians; wrk -t1 on core %d, servers on core %d%s\n",
 		o.rounds, o.duration, o.warmup, o.clientCPU, o.serverCPU, map[bool]string{true: "", false: " (NOT pinned: taskset missing)"}[rep.pinned])
-	fmt.Fprintf(w, "machine: %d CPUs, %s/%s, %s; load average before %s, after %s; Airflow %d API; request logs %s\n\n",
+	fmt.Fprintf(w, "machine: %d CPUs, %s/%s, %s; load average before %s, after %s; Airflow %d API; request logs %s\n",
 		rep.cpus, runtime.GOOS, runtime.GOARCH, runtime.Version(), rep.loadBefore, rep.loadAfter, o.airflow, onOff(o.requestLogs))
+	if len(o.airgateEnv) > 0 || o.gomemlimit != "" {
+		env := slices.Clone(o.airgateEnv)
+		if o.gomemlimit != "" {
+			env = append(env, "GOMEMLIMIT="+o.gomemlimit)
+		}
+		fmt.Fprintf(w, "airgate's runtime tuned: %s\n", strings.Join(env, " "))
+	}
+	fmt.Fprintln(w)
 
 	fmt.Fprintf(w, "%-38s %4s %10s %8s %8s %8s %10s %10s %7s\n", "configuration", "c", "req/s", "vs ref", "p50 µs", "p99 µs", "CPU µs/req", "new conns", "errors")
 	fmt.Fprintln(w, strings.Repeat("-", 111))
@@ -173,5 +181,5 @@ func gomem(v string) string {
 	if v == "" {
 		return ""
 	}
-	return "; GOMEMLIMIT=" + v
+	return " (GOMEMLIMIT=" + v + ")"
 }

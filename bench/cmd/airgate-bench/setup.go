@@ -269,6 +269,7 @@ func startGateway(ctx context.Context, o *options, pin pinner, cfgPath, name str
 	if o.gomemlimit != "" {
 		cmd.Env = append(cmd.Env, "GOMEMLIMIT="+o.gomemlimit)
 	}
+	cmd.Env = append(cmd.Env, o.airgateEnv...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 20 * time.Second
 	if err := cmd.Start(); err != nil {
