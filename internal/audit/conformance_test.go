@@ -42,6 +42,10 @@ var conformanceTests = []struct {
 	{"ClosedAndReadOnly", testClosedAndReadOnly},
 	{"KeyRotation", testKeyRotation},
 	{"TwoWriters", testTwoWriters},
+	{"InterleavedWriters", testInterleavedWriters},
+	{"PreparedOnce", testPreparedOnce},
+	{"LargeBatch", testLargeBatch},
+	{"GroupCommit", testGroupCommit},
 }
 
 func testAppendReadBack(t *testing.T, dsn string) {

@@ -30,6 +30,24 @@ type Options struct {
 	// MaxBatch bounds how many records one group commit writes. Zero
 	// means 256.
 	MaxBatch int
+	// Linger bounds how long a group commit keeps gathering records after
+	// taking its first one. The writer yields the processor to goroutines
+	// that are ready to run, such as the appenders its previous commit
+	// released, so that their records join this commit instead of each
+	// paying for a commit of its own; it stops as soon as yielding brings
+	// nothing more. With no other goroutine ready to run, a lone Append is
+	// committed at once: Linger only bounds the wait under load. Zero
+	// means 500µs; negative disables gathering (a commit takes what is
+	// queued when it starts).
+	Linger time.Duration
+	// AsyncLinger is how long a commit holding only records that
+	// AppendAsync acknowledged early, which nobody waits for, waits for
+	// more records while the log is busy (its previous commit ended less
+	// than a millisecond before); any record somebody waits for ends the
+	// wait at once. It widens by as much the window in which a crash of
+	// the process loses records acknowledged early. Zero means 1ms;
+	// negative disables it.
+	AsyncLinger time.Duration
 	// QueueSize bounds how many records AppendAsync may have acknowledged
 	// that are not yet durable. Zero means 1024.
 	QueueSize int
@@ -60,6 +78,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 256
+	}
+	if o.Linger == 0 {
+		o.Linger = defaultLinger
+	}
+	if o.AsyncLinger == 0 {
+		o.AsyncLinger = defaultAsyncLinger
 	}
 	if o.QueueSize <= 0 {
 		o.QueueSize = 1024
@@ -111,12 +135,13 @@ type Log struct {
 	stopped  chan struct{} // closed when the writer has exited
 	closeErr error         // written by the writer before stopped closes
 
-	forceSync   bool          // PostgreSQL's synchronous_commit is off: turn it on in each append
+	w           writer        // the writer goroutine's connection, statements and chain tip
 	registered  atomic.Value  // string: the signer key id last recorded in audit_keys
 	slots       chan struct{} // one per acknowledged, not yet durable async record
 	failing     atomic.Bool   // the last commit failed
 	epoch       time.Time     // monotonic reference for commitStart
 	commitStart atomic.Int64  // 1 + nanoseconds since epoch when the running commit began; 0 when idle
+	commits     atomic.Uint64 // successful group commits, for tests and benchmarks
 }
 
 // Open opens the audit log at dsn, creating its tables unless
@@ -158,6 +183,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{db: db, d: d, opts: opts, stopped: make(chan struct{}), epoch: time.Now()}
+	l.w.db, l.w.d = db, d
 	if opts.ReadOnly {
 		l.closed = true
 		close(l.stopped)
@@ -177,7 +203,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
 			db.Close()
 			return nil, fmt.Errorf("audit: reading synchronous_commit: %w", err)
 		}
-		l.forceSync = sc == "off"
+		l.w.forceSync = sc == "off"
 	}
 	l.reqs = make(chan *request, opts.MaxBatch)
 	l.slots = make(chan struct{}, opts.QueueSize)
@@ -353,245 +379,4 @@ func (l *Log) Close() error {
 		return fmt.Errorf("audit: closing database: %w", dbErr)
 	}
 	return nil
-}
-
-// finish completes a request.
-func (l *Log) finish(r *request, err error) {
-	if err != nil {
-		r.rcpt = Receipt{}
-	}
-	r.err = err
-	close(r.done)
-	if r.async {
-		<-l.slots
-	}
-}
-
-// closeRetries is how many more times records acknowledged early are tried
-// once Close was called and the store keeps failing.
-const closeRetries = 3
-
-// run is the writer goroutine: it batches queued requests into one
-// transaction each (group commit) until reqs is closed and drained.
-func (l *Log) run() {
-	defer close(l.stopped)
-	reqs := l.reqs
-	var pending []*request // acknowledged early, commit failed: retried first
-	var backoff time.Duration
-	retriesLeft := closeRetries
-
-	var tick <-chan time.Time
-	if l.opts.Signer != nil && l.opts.CheckpointInterval > 0 {
-		t := time.NewTicker(max(l.opts.CheckpointInterval/2, time.Millisecond))
-		defer t.Stop()
-		tick = t.C
-	}
-
-	for reqs != nil || len(pending) > 0 {
-		batch := make([]*request, 0, l.opts.MaxBatch)
-		batch = append(batch, pending...)
-		pending = nil
-		switch {
-		case len(batch) == 0:
-			select {
-			case r, ok := <-reqs:
-				if !ok {
-					reqs = nil
-					continue
-				}
-				batch = append(batch, r)
-			case <-tick:
-				l.checkpointNow(false)
-				continue
-			}
-		case backoff > 0:
-			timer := time.NewTimer(backoff)
-			select {
-			case <-timer.C:
-			case r, ok := <-reqs:
-				if ok {
-					batch = append(batch, r)
-				} else {
-					reqs = nil
-				}
-			}
-			timer.Stop()
-		}
-	drain:
-		for reqs != nil && len(batch) < l.opts.MaxBatch {
-			select {
-			case r, ok := <-reqs:
-				if !ok {
-					reqs = nil
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-
-		err := l.commit(batch)
-		if err == nil {
-			l.failing.Store(false)
-			backoff = 0
-			for _, r := range batch {
-				l.finish(r, nil)
-			}
-			continue
-		}
-		l.failing.Store(true)
-		for _, r := range batch {
-			if r.async {
-				pending = append(pending, r)
-			} else {
-				l.finish(r, err)
-			}
-		}
-		if len(pending) == 0 {
-			continue
-		}
-		l.opts.Logger.Error("audit: commit failed; retrying records acknowledged early", "records", len(pending), "err", err)
-		if reqs == nil {
-			if retriesLeft == 0 {
-				for _, r := range pending {
-					l.finish(r, err)
-				}
-				l.closeErr = fmt.Errorf("audit: %d acknowledged records could not be written: %w", len(pending), err)
-				pending = nil
-				break
-			}
-			retriesLeft--
-		}
-		backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
-	}
-	if l.closeErr == nil {
-		l.checkpointNow(true)
-	}
-}
-
-// commit writes batch in one transaction: lock the chain, read the head,
-// append, and sign a checkpoint when one is due. On success each request's
-// rcpt is set.
-func (l *Log) commit(batch []*request) (err error) {
-	l.commitStart.Store(int64(time.Since(l.epoch)) + 1)
-	defer l.commitStart.Store(0)
-	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CommitTimeout)
-	defer cancel()
-
-	tx, err := l.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("audit: writing records: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-			err = fmt.Errorf("audit: writing records: %w", err)
-		}
-	}()
-	tip, err := l.readTip(ctx, tx)
-	if err != nil {
-		return err
-	}
-
-	size := 0
-	for _, r := range batch {
-		size += payloadHeaderLen + len(r.body)
-	}
-	payloads := make([]byte, 0, size)
-	hashes := make([]byte, 0, (len(batch)+1)*len(Hash{}))
-	hashes = append(hashes, tip.hash[:]...)
-	args := make([]any, 0, len(batch)*numRecordColumns)
-	seq, prev := tip.seq, tip.hash
-	for i, r := range batch {
-		seq++
-		start := len(payloads)
-		payloads = appendPayload(payloads, seq, r.body)
-		payload := payloads[start:len(payloads):len(payloads)]
-		h := LinkHash(prev, RecordHash(payload))
-		hashes = append(hashes, h[:]...)
-		hs := len(Hash{})
-		c := &r.idx
-		args = append(args, int64(seq), c.timeNS, c.kind, c.requestID, c.principalKind, c.tenantID, c.objectID,
-			c.upn, c.appID, c.operation, c.dagID, c.decision, payload,
-			hashes[i*hs:(i+1)*hs:(i+1)*hs], hashes[(i+1)*hs:(i+2)*hs:(i+2)*hs])
-		r.rcpt = Receipt{Seq: seq, Hash: h}
-		prev = h
-	}
-	if err := l.insertRecords(ctx, tx, args); err != nil {
-		return err
-	}
-	if now := l.opts.Now(); l.checkpointDue(tip, seq, now, false) {
-		if err := l.addCheckpoint(ctx, tx, seq, prev, now); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
-}
-
-// checkpointDue reports whether a checkpoint over head is due.
-func (l *Log) checkpointDue(tip chainTip, head uint64, now time.Time, force bool) bool {
-	if l.opts.Signer == nil || head <= tip.cpSeq {
-		return false
-	}
-	if force {
-		return true
-	}
-	if n := l.opts.CheckpointEvery; n > 0 && head-tip.cpSeq >= uint64(n) {
-		return true
-	}
-	iv := l.opts.CheckpointInterval
-	return iv > 0 && now.Sub(tip.cpTime) >= iv
-}
-
-// addCheckpoint signs and inserts a checkpoint. A signing failure is logged
-// and skipped rather than failing the records' commit: the records are
-// still chained, and the next batch tries again.
-func (l *Log) addCheckpoint(ctx context.Context, tx *sql.Tx, seq uint64, head Hash, now time.Time) error {
-	c, err := signCheckpoint(l.opts.Signer, seq, head, now)
-	if err != nil {
-		l.opts.Logger.Error("audit: checkpoint not written", "seq", seq, "err", err)
-		return nil
-	}
-	if err := l.registerKey(ctx, tx); errors.Is(err, errKeyMismatch) {
-		// Recorded keys are a convenience, not a trust anchor: do not
-		// stop writing over them. Open refuses this case.
-		l.opts.Logger.Error("audit: signing key not recorded", "err", err)
-	} else if err != nil {
-		return err
-	}
-	return l.insertCheckpoint(ctx, tx, &c)
-}
-
-// checkpointNow writes a checkpoint over the current head in its own
-// transaction if one is due (or, with force, whenever the head moved past
-// the latest checkpoint).
-func (l *Log) checkpointNow(force bool) {
-	if l.opts.Signer == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), l.opts.CommitTimeout)
-	defer cancel()
-	err := func() error {
-		tx, err := l.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		tip, err := l.readTip(ctx, tx)
-		if err != nil {
-			return err
-		}
-		now := l.opts.Now()
-		if !l.checkpointDue(tip, tip.seq, now, force) {
-			return nil
-		}
-		if err := l.addCheckpoint(ctx, tx, tip.seq, tip.hash, now); err != nil {
-			return err
-		}
-		return tx.Commit()
-	}()
-	if err != nil {
-		l.opts.Logger.Error("audit: checkpoint not written", "err", err)
-	}
 }

@@ -72,7 +72,7 @@ func testTwoWriters(t *testing.T, dsn string) {
 func TestPostgresForcesSynchronousCommit(t *testing.T) {
 	dsn := audittest.PostgresDSN(t) + "&synchronous_commit=off"
 	l := openLog(t, dsn, Options{})
-	if !l.forceSync {
+	if !l.w.forceSync {
 		t.Fatal("forceSync = false with synchronous_commit=off")
 	}
 	appendN(t, l, 0, 3)

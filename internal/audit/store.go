@@ -27,11 +27,24 @@ type dialect struct {
 	name   string // "sqlite" or "postgres"
 	driver string // database/sql driver name
 	schema []string
-	// lock, when set, runs first in every appending transaction and
-	// serialises appenders across processes; SQLite needs none because
-	// its transactions begin with BEGIN IMMEDIATE (the _txlock DSN
-	// parameter), which takes the database's write lock.
-	lock string
+	// begin starts an appending transaction. SQLite's BEGIN IMMEDIATE
+	// takes the database's write lock at once, so that an appender holds
+	// it from its first read of the chain tip.
+	begin string
+	// lock, when set, runs right after begin in every appending
+	// transaction and serialises appenders across processes; lockSync is
+	// the same statement also turning synchronous_commit on for the
+	// transaction. SQLite needs no lock: begin took it.
+	lock, lockSync string
+	// dataVersion, when set, reads a number that changes whenever another
+	// connection commits to the database and never for the connection's
+	// own commits (SQLite's PRAGMA data_version), so that the writer can
+	// keep the chain tip in memory between its own commits.
+	dataVersion string
+	// arrayInsert says one INSERT ... SELECT FROM unnest(column arrays)
+	// statement writes any number of records (PostgreSQL); otherwise each
+	// batch size has a multi-row INSERT of its own.
+	arrayInsert bool
 	// migrateLock, when set, runs first in the migration transaction.
 	migrateLock string
 	// dollar says placeholders are $1, $2 ... rather than ?.
@@ -46,8 +59,10 @@ const recordColumns = "seq, time_ns, kind, request_id, principal_kind, tenant_id
 const numRecordColumns = 15
 
 var sqliteDialect = &dialect{
-	name:   "sqlite",
-	driver: "sqlite",
+	name:        "sqlite",
+	driver:      "sqlite",
+	begin:       `BEGIN IMMEDIATE`,
+	dataVersion: `PRAGMA data_version`,
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS audit_records (
@@ -94,9 +109,11 @@ func sqliteAppendOnly(table, op string) string {
 }
 
 var postgresDialect = &dialect{
-	name:   "postgres",
-	driver: "pgx",
-	dollar: true,
+	name:        "postgres",
+	driver:      "pgx",
+	dollar:      true,
+	begin:       `BEGIN`,
+	arrayInsert: true,
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS audit_lock (id INTEGER PRIMARY KEY CHECK (id = 1))`,
@@ -138,7 +155,8 @@ var postgresDialect = &dialect{
 		postgresAppendOnly("audit_checkpoints"),
 		postgresAppendOnly("audit_keys"),
 	},
-	lock: `SELECT id FROM audit_lock WHERE id = 1 FOR UPDATE`,
+	lock:     `SELECT '' FROM audit_lock WHERE id = 1 FOR UPDATE`,
+	lockSync: `SELECT set_config('synchronous_commit', 'on', true) FROM audit_lock WHERE id = 1 FOR UPDATE`,
 	// Concurrent CREATE ... IF NOT EXISTS can still collide in PostgreSQL;
 	// one migration at a time per database.
 	migrateLock: `SELECT pg_advisory_xact_lock(7305813914772290861)`,
@@ -159,8 +177,8 @@ func postgresAppendOnly(table string) string {
 
 // sqlitePragmas make every SQLite connection durable on commit (WAL with
 // synchronous=FULL fsyncs the log at each commit), patient with other
-// processes' locks, and start transactions with BEGIN IMMEDIATE so that an
-// appender holds the write lock from its first read of the chain head.
+// processes' locks, and start transactions with BEGIN IMMEDIATE (the
+// migration's; the writer issues its own, dialect.begin).
 const sqlitePragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 
 // sqliteReadPragmas are for read-only use: WAL mode is a property of the
@@ -288,8 +306,8 @@ func checkSchema(ctx context.Context, q querier) error {
 	return nil
 }
 
-// chainTip is the head of the chain and the latest checkpoint, read inside
-// an appending transaction.
+// chainTip is the head of the chain and the latest checkpoint, as read (or
+// kept by the writer) inside an appending transaction.
 type chainTip struct {
 	seq    uint64
 	hash   Hash
@@ -297,75 +315,57 @@ type chainTip struct {
 	cpTime time.Time
 }
 
-// readTip locks the chain (PostgreSQL) and reads its head and latest
-// checkpoint.
-func (l *Log) readTip(ctx context.Context, tx *sql.Tx) (chainTip, error) {
+// tipQuery reads the chain tip in one statement; it always returns one row,
+// with NULLs where there are no records or no checkpoints yet.
+const tipQuery = `SELECT r.seq, r.hash, c.seq, c.time_ns FROM (SELECT 1 AS one) AS o
+	LEFT JOIN (SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1) AS r ON 1 = 1
+	LEFT JOIN (SELECT seq, time_ns FROM audit_checkpoints ORDER BY seq DESC LIMIT 1) AS c ON 1 = 1`
+
+// scanTip scans a row of tipQuery.
+func scanTip(row *sql.Row) (chainTip, error) {
 	var tip chainTip
-	if l.forceSync {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO on`); err != nil {
-			return tip, fmt.Errorf("making the commit durable: %w", err)
-		}
-	}
-	if l.d.lock != "" {
-		var id int
-		if err := tx.QueryRowContext(ctx, l.d.lock).Scan(&id); err != nil {
-			return tip, fmt.Errorf("locking the chain head: %w", err)
-		}
-	}
-	var seq int64
+	var seq, cpSeq, cpTime sql.NullInt64
 	var h []byte
-	err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1`).Scan(&seq, &h)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
+	if err := row.Scan(&seq, &h, &cpSeq, &cpTime); err != nil {
 		return tip, fmt.Errorf("reading the chain head: %w", err)
-	default:
-		if len(h) != len(tip.hash) || seq <= 0 {
-			return tip, fmt.Errorf("chain head %d is corrupt", seq)
+	}
+	if seq.Valid {
+		if len(h) != len(tip.hash) || seq.Int64 <= 0 {
+			return tip, fmt.Errorf("chain head %d is corrupt", seq.Int64)
 		}
-		tip.seq = uint64(seq)
+		tip.seq = uint64(seq.Int64)
 		copy(tip.hash[:], h)
 	}
-	var cpSeq, cpTime int64
-	err = tx.QueryRowContext(ctx, `SELECT seq, time_ns FROM audit_checkpoints ORDER BY seq DESC LIMIT 1`).Scan(&cpSeq, &cpTime)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return tip, fmt.Errorf("reading the latest checkpoint: %w", err)
-	default:
-		tip.cpSeq, tip.cpTime = uint64(cpSeq), time.Unix(0, cpTime)
+	if cpSeq.Valid && cpTime.Valid {
+		tip.cpSeq, tip.cpTime = uint64(cpSeq.Int64), time.Unix(0, cpTime.Int64)
 	}
 	return tip, nil
 }
 
-// insertRecords appends the batch's rows in one statement.
-func (l *Log) insertRecords(ctx context.Context, tx *sql.Tx, args []any) error {
-	n := len(args) / numRecordColumns
+// insertQuery returns the statement that inserts rows records (any number
+// with arrayInsert).
+func (d *dialect) insertQuery(rows int) string {
+	if d.arrayInsert {
+		// One row per array index; the types are those of the columns.
+		return `INSERT INTO audit_records (` + recordColumns + `) SELECT * FROM unnest(
+			$1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+			$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bytea[], $14::bytea[], $15::bytea[])`
+	}
 	var b strings.Builder
-	b.Grow(64 + n*(numRecordColumns*4+3))
+	b.Grow(64 + rows*(numRecordColumns*4+3))
 	b.WriteString("INSERT INTO audit_records (" + recordColumns + ") VALUES ")
-	for i := range n {
+	for i := range rows {
 		if i > 0 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		l.d.placeholders(&b, i*numRecordColumns+1, numRecordColumns)
+		d.placeholders(&b, i*numRecordColumns+1, numRecordColumns)
 		b.WriteByte(')')
 	}
-	if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
-		return fmt.Errorf("inserting records: %w", err)
-	}
-	return nil
+	return b.String()
 }
 
-func (l *Log) insertCheckpoint(ctx context.Context, tx *sql.Tx, c *Checkpoint) error {
-	_, err := tx.ExecContext(ctx, l.d.rebind(`INSERT INTO audit_checkpoints (seq, head, time_ns, key_id, signature) VALUES (?, ?, ?, ?, ?)`),
-		int64(c.Seq), c.Head[:], c.Time.UnixNano(), c.KeyID, c.Signature)
-	if err != nil {
-		return fmt.Errorf("inserting checkpoint: %w", err)
-	}
-	return nil
-}
+const insertCheckpointQuery = `INSERT INTO audit_checkpoints (seq, head, time_ns, key_id, signature) VALUES (?, ?, ?, ?, ?)`
 
 // errKeyMismatch: the database records another public key under the
 // signer's key id.
