@@ -384,11 +384,17 @@ func (s *Server) Handler() http.Handler {
 		// airgate's own endpoints are the mux's patterns; everything else
 		// goes through the pipeline, matched on the raw path so that
 		// ServeMux's cleaning never changes what is authorized.
-		if _, pattern := mux.Handler(r); pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
+		p := r.URL.Path
+		own := strings.HasPrefix(p, "/-/") || strings.HasPrefix(p, "/.well-known/")
+		// Every pattern lives under these prefixes; looking a path up in
+		// the mux allocates, so only airgate's own paths are looked up.
+		if own || strings.HasPrefix(p, "/oauth2/") {
+			if _, pattern := mux.Handler(r); pattern != "" {
+				mux.ServeHTTP(w, r)
+				return
+			}
 		}
-		if p := r.URL.Path; strings.HasPrefix(p, "/-/") || strings.HasPrefix(p, "/.well-known/") {
+		if own {
 			writeError(w, http.StatusNotFound, CodeNotFound, "no such airgate endpoint for this method", "", nil, nil)
 			return
 		}
