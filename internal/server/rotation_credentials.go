@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -95,6 +96,14 @@ func (e *entraTokenSource) token(ctx context.Context, v *secrets.Version) (*oaut
 type upstreamCred struct {
 	user string
 	pw   *versionedSecret
+	// built caches the header of the version last used: versions are
+	// immutable and replaced on re-read, so a pointer compare suffices.
+	built atomic.Pointer[builtHeader]
+}
+
+type builtHeader struct {
+	ver    *secrets.Version
+	header string
 }
 
 // upstreamBasicAuth returns the Airflow 2 credential for cfg.
@@ -157,7 +166,12 @@ func (c *upstreamCred) header() string {
 	if err != nil {
 		return ""
 	}
-	return basicAuth(c.user, string(v.Value))
+	if b := c.built.Load(); b != nil && b.ver == v {
+		return b.header
+	}
+	h := basicAuth(c.user, string(v.Value))
+	c.built.Store(&builtHeader{ver: v, header: h})
+	return h
 }
 
 // wrap returns base, or for Airflow 2 a transport that, when Airflow
