@@ -41,6 +41,11 @@ type dialect struct {
 	// own commits (SQLite's PRAGMA data_version), so that the writer can
 	// keep the chain tip in memory between its own commits.
 	dataVersion string
+	// waitsOnlyInBegin says that once begin returned, the transaction's
+	// statements never wait for another connection (SQLite: begin took
+	// the write lock), so they run without the commit's deadline, which
+	// the SQLite driver enforces with a goroutine per statement.
+	waitsOnlyInBegin bool
 	// arrayInsert says one INSERT ... SELECT FROM unnest(column arrays)
 	// statement writes any number of records (PostgreSQL); otherwise each
 	// batch size has a multi-row INSERT of its own.
@@ -59,10 +64,11 @@ const recordColumns = "seq, time_ns, kind, request_id, principal_kind, tenant_id
 const numRecordColumns = 15
 
 var sqliteDialect = &dialect{
-	name:        "sqlite",
-	driver:      "sqlite",
-	begin:       `BEGIN IMMEDIATE`,
-	dataVersion: `PRAGMA data_version`,
+	name:             "sqlite",
+	driver:           "sqlite",
+	begin:            `BEGIN IMMEDIATE`,
+	dataVersion:      `PRAGMA data_version`,
+	waitsOnlyInBegin: true,
 	schema: []string{
 		`CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 		`CREATE TABLE IF NOT EXISTS audit_records (

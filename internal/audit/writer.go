@@ -174,6 +174,9 @@ func (w *writer) transact(ctx context.Context, fn func(ctx context.Context, tip 
 			w.abort()
 		}
 	}()
+	if w.d.waitsOnlyInBegin {
+		ctx = context.WithoutCancel(ctx)
+	}
 	tip, version, err := w.lockTip(ctx)
 	if err != nil {
 		return err
