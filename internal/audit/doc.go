@@ -13,9 +13,17 @@
 // act as if it had been recorded. [Log.AppendAsync] acknowledges decision
 // records of denials and reads once queued (see its documentation for
 // exactly what that guarantees). One writer goroutine per Log batches
-// concurrent appends into one transaction (group commit); several
-// processes on one PostgreSQL database append to a single chain, serialised
-// by a row lock taken in each transaction before the head is read. Records
+// concurrent appends into one transaction (group commit): once it has a
+// record it lets goroutines that are ready to run queue theirs too
+// ([Options.Linger]), and, under load, waits a little longer for a batch
+// of records nobody waits for ([Options.AsyncLinger]); a lone Append is
+// committed at once. The writer runs every transaction on a connection of
+// its own with statements prepared once. Several processes on one
+// PostgreSQL database append to a single chain, serialised by a row lock
+// taken in each transaction before the head is read; several processes on
+// one SQLite file are serialised by its write lock (BEGIN IMMEDIATE), and
+// a writer that keeps the head in memory reads it again whenever PRAGMA
+// data_version shows that another connection committed. Records
 // are never updated or deleted: no code path does, and triggers refuse
 // UPDATE and DELETE (and TRUNCATE in PostgreSQL) of records, checkpoints
 // and keys. Retention is by [Log.Export] of a range, which the verifier

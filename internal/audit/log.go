@@ -56,7 +56,10 @@ type Options struct {
 	// failing store turns into errors instead of a growing at-risk queue.
 	// Zero means 1s.
 	FlushDeadline time.Duration
-	// CommitTimeout bounds one group-commit transaction. Zero means 30s.
+	// CommitTimeout bounds one group-commit transaction. With SQLite it
+	// bounds the wait for a connection and for the database's write lock;
+	// once the writer holds the lock, the transaction runs to its end.
+	// Zero means 30s.
 	CommitTimeout time.Duration
 	// ReadOnly opens the database for Query, Export and Verify only: no
 	// schema is created, Append fails, and an SQLite path must exist.
