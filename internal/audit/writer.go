@@ -161,13 +161,8 @@ func (w *writer) close() {
 // otherwise it rolls back. Any error rolls back and forgets the connection
 // and the cached tip. w.mu must be held.
 func (w *writer) transact(ctx context.Context, fn func(ctx context.Context, tip chainTip) (chainTip, bool, error)) (err error) {
-	if err := w.connect(ctx); err != nil {
+	if err := w.begin(ctx); err != nil {
 		return err
-	}
-	if _, err := w.stmts.begin.ExecContext(ctx); err != nil {
-		// A failed BEGIN leaves no transaction open.
-		w.release(false)
-		return fmt.Errorf("beginning a transaction: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -194,6 +189,29 @@ func (w *writer) transact(ctx context.Context, fn func(ctx context.Context, tip 
 	}
 	w.tip, w.version, w.tipKnown = next, version, w.d.dataVersion != ""
 	return nil
+}
+
+// begin begins a transaction on the writer's connection, taking one first
+// if needed. A connection kept from an earlier transaction may have died
+// since (a restarted server, a dropped idle connection): if BEGIN fails on
+// one, which leaves no transaction open, it is discarded and BEGIN tried
+// once more on a new one.
+func (w *writer) begin(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		fresh := w.conn == nil
+		if err := w.connect(ctx); err != nil {
+			return err
+		}
+		_, err := w.stmts.begin.ExecContext(ctx)
+		if err == nil {
+			return nil
+		}
+		retry := !fresh && attempt == 0 && ctx.Err() == nil
+		w.release(retry)
+		if !retry {
+			return fmt.Errorf("beginning a transaction: %w", err)
+		}
+	}
 }
 
 // abort rolls back the open transaction and releases the connection,

@@ -314,3 +314,64 @@ func TestGatherYields(t *testing.T) {
 		t.Errorf("with Linger disabled, gathered %d records, want 1", got)
 	}
 }
+
+// TestSQLiteCommitTimeout: with SQLite, Options.CommitTimeout still bounds
+// the wait for the write lock another process holds (the commit fails
+// closed), and the writer recovers once the lock is free.
+func TestSQLiteCommitTimeout(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	l := openLog(t, dsn, Options{CommitTimeout: 200 * time.Millisecond})
+	appendN(t, l, 0, 2)
+
+	other := openLog(t, dsn, Options{ReadOnly: true})
+	conn, err := other.db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := l.Append(context.Background(), sampleRecord(2)); err == nil {
+		t.Fatal("Append() while another connection holds the write lock = nil error, want a timeout")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Append() failed after %v, want about CommitTimeout (200ms), not the busy timeout", d)
+	}
+	if _, err := conn.ExecContext(context.Background(), `ROLLBACK`); err != nil {
+		t.Fatal(err)
+	}
+	if r := appendN(t, l, 2, 1)[0]; r.Seq != 3 {
+		t.Errorf("after the lock was released: Seq = %d, want 3", r.Seq)
+	}
+	mustVerify(t, l, nil)
+}
+
+// TestPostgresWriterReconnects: when the writer's connection dies between
+// appends, the next append begins on a new connection.
+func TestPostgresWriterReconnects(t *testing.T) {
+	l := openLog(t, backends[1].dsn(t), Options{})
+	appendN(t, l, 0, 3)
+	for i := range 2 {
+		var pid int
+		l.w.mu.Lock()
+		err := l.w.conn.QueryRowContext(context.Background(), `SELECT pg_backend_pid()`).Scan(&pid)
+		l.w.mu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// With a timeout, pg_terminate_backend waits until it is gone.
+		if _, err := l.db.Exec(`SELECT pg_terminate_backend($1, 5000)`, pid); err != nil {
+			t.Fatal(err)
+		}
+		r, err := l.Append(context.Background(), sampleRecord(3+i))
+		if err != nil {
+			t.Fatalf("Append after the connection died = %v", err)
+		}
+		if r.Seq != uint64(4+i) {
+			t.Errorf("Seq = %d, want %d", r.Seq, 4+i)
+		}
+	}
+	mustVerify(t, l, nil)
+}
