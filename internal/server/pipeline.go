@@ -31,6 +31,7 @@ type reqState struct {
 	id        string
 	start     time.Time
 	rt        *runtime
+	path      string // the raw request path, as sent (empty when not origin-form)
 	class     catalog.Classification
 	principal *identity.Principal
 	clientIP  netip.Addr
@@ -61,6 +62,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	defer s.finish(rw, r, st)
 
 	rawPath, rawQuery, ok := splitRequestURI(r.RequestURI)
+	st.path = rawPath
 	if !ok {
 		s.refuse(rw, r, st, http.StatusBadRequest, CodeBadRequest, "the request target is not an origin-form path", []string{"bad-request-target"})
 		return
@@ -355,7 +357,7 @@ func (s *Server) recordDecision(ctx context.Context, st *reqState, r *http.Reque
 		Principal: auditPrincipal(st.principal),
 		SourceIP:  addrString(st.clientIP),
 		Method:    r.Method,
-		Path:      requestPath(r),
+		Path:      st.path,
 		Decision:  audit.DecisionDeny,
 		Reasons:   reasonStrings(st.decision.Reasons),
 		Rules:     matchStrings(st.decision.Matched),
@@ -426,7 +428,7 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 		attrs := []slog.Attr{
 			slog.String("request_id", st.id),
 			slog.String("method", r.Method),
-			slog.String("path", requestPath(r)),
+			slog.String("path", st.path),
 			slog.Int("status", status),
 			slog.Duration("latency", dur),
 			slog.String("source_ip", addrString(st.clientIP)),

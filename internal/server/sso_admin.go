@@ -34,7 +34,7 @@ type revokeRequest struct {
 // permission (adminRevokeOp). The decision and the revocation are audited.
 func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request) {
 	rt := s.rt.Load()
-	st := &reqState{id: s.ids.next(), start: rt.now(), rt: rt, clientIP: rt.trusted.clientAddr(r)}
+	st := &reqState{id: s.ids.next(), start: rt.now(), rt: rt, clientIP: rt.trusted.clientAddr(r), path: requestPath(r)}
 	st.class = catalog.Classification{API: catalog.V1, Op: adminRevokeOp, Scope: catalog.ScopeNone}
 	w.Header().Set("X-Request-Id", st.id)
 	rw := &statusWriter{ResponseWriter: w}
