@@ -352,6 +352,19 @@ func (l *Log) AppendAsync(ctx context.Context, rec Record) (*Ticket, error) {
 	return t, nil
 }
 
+// AcksEarly reports whether AppendAsync would acknowledge a read's
+// decision record once queued, were it called now: the log is open, its
+// last commit succeeded, no commit has been running for longer than
+// Options.FlushDeadline, and the queue of acknowledged records has room. A
+// caller that records a read only when its answer arrives asks first, so
+// that nothing reaches the upstream while the log is known to be failing.
+func (l *Log) AcksEarly() bool {
+	l.mu.RLock()
+	closed := l.closed
+	l.mu.RUnlock()
+	return !closed && l.asyncHealthy() && len(l.slots) < cap(l.slots)
+}
+
 // asyncHealthy reports whether early acknowledgement is allowed now.
 func (l *Log) asyncHealthy() bool {
 	if l.failing.Load() {

@@ -36,8 +36,14 @@ type reqState struct {
 	principal *identity.Principal
 	clientIP  netip.Addr
 	decision  authz.Decision
+	method    string
 	seq       uint64        // the decision record's sequence number (strict mode)
 	ticket    *audit.Ticket // the decision record's ticket (fast mode)
+	// deferRecord: the decision record is queued, with its outcome, when
+	// Airflow's answer arrives and before any of it reaches the client
+	// (fast mode, reads: see mayDeferRecord); recorded says it has been.
+	deferRecord bool
+	recorded    bool
 	// filterList is set when the response must be narrowed to the DAGs
 	// the caller may read.
 	filterList bool
@@ -56,7 +62,7 @@ func stateOf(r *http.Request) *reqState {
 // memberships, decide, audit, then forward or refuse.
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	rt := s.rt.Load()
-	st := &reqState{id: s.ids.next(), start: rt.now(), rt: rt, clientIP: rt.trusted.clientAddr(r)}
+	st := &reqState{id: s.ids.next(), start: rt.now(), rt: rt, method: r.Method, clientIP: rt.trusted.clientAddr(r)}
 	w.Header().Set("X-Request-Id", st.id)
 	rw := &statusWriter{ResponseWriter: w}
 	defer s.finish(rw, r, st)
@@ -128,7 +134,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		dec.Reasons = append(append([]authz.Reason(nil), dec.Reasons...), authz.Reason(st.class.Reason))
 	}
 	st.decision = dec
-	if !s.recordDecision(r.Context(), st, r) {
+	if st.deferRecord = s.mayDeferRecord(st, r); !st.deferRecord && !s.recordDecision(r.Context(), st, r) {
 		s.auditFailed(rw, st)
 		return
 	}
@@ -350,13 +356,58 @@ func (s *Server) auditFailed(w http.ResponseWriter, st *reqState) {
 // Airflow. It reports false when the record could not be written (the
 // request is then refused: nothing is forwarded unaudited).
 func (s *Server) recordDecision(ctx context.Context, st *reqState, r *http.Request) bool {
+	return s.appendDecision(ctx, st, s.decisionRecord(st))
+}
+
+// mayDeferRecord reports whether the decision record of an allowed request
+// may wait for Airflow's answer and carry it (Status, Latency) instead of
+// being followed by an outcome record: in fast mode, for a read that the
+// proxy forwards as it is. The record is queued when the answer's status
+// arrives (or the upstream fails), before any byte of it is passed on, so
+// the caller never holds an answer whose record is not queued; like any
+// record acknowledged early, it is durable with the next group commit.
+// Writes, denials and answers airgate assembles itself (narrowed lists)
+// are recorded before anything is forwarded, as in strict mode, and so is
+// every request while the audit log is failing or backed up, so that
+// nothing reaches Airflow while its record may not be written.
+func (s *Server) mayDeferRecord(st *reqState, r *http.Request) bool {
+	if st.rt.cfg.Audit.Mode != "fast" || !st.decision.Allow || st.class.API == catalog.Auth || st.class.Op == nil || !s.audit.AcksEarly() {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+	default:
+		return false
+	}
+	if st.class.Op.DAG == catalog.DAGBody || (st.decision.DAGs.Active() && !st.decision.DAGs.All()) {
+		return false // prepareForward rewrites these or answers itself
+	}
+	return true
+}
+
+// recordAnswered queues a deferred decision record once Airflow's answer
+// (or the proxy's own error answer) has its status. It reports false when
+// the record could not be queued: the answer must then be withheld.
+func (s *Server) recordAnswered(ctx context.Context, st *reqState, status int) bool {
+	if !st.deferRecord || st.recorded {
+		return true
+	}
+	st.recorded = true
+	rec := s.decisionRecord(st)
+	rec.Status = status
+	rec.Latency = st.rt.now().Sub(st.start)
+	return s.appendDecision(context.WithoutCancel(ctx), st, rec)
+}
+
+// decisionRecord is the decision record of st.
+func (s *Server) decisionRecord(st *reqState) audit.Record {
 	rec := audit.Record{
 		Kind:      audit.KindDecision,
 		Time:      st.start,
 		RequestID: st.id,
 		Principal: auditPrincipal(st.principal),
 		SourceIP:  addrString(st.clientIP),
-		Method:    r.Method,
+		Method:    st.method,
 		Path:      st.path,
 		Decision:  audit.DecisionDeny,
 		Reasons:   reasonStrings(st.decision.Reasons),
@@ -375,6 +426,12 @@ func (s *Server) recordDecision(ctx context.Context, st *reqState, r *http.Reque
 			rec.ExchangeID = st.principal.Exchange.ID
 		}
 	}
+	return rec
+}
+
+// appendDecision appends a decision record: durably before returning in
+// strict mode, queued (AppendAsync's rules) in fast mode.
+func (s *Server) appendDecision(ctx context.Context, st *reqState, rec audit.Record) bool {
 	s.metrics.hot.decision(string(rec.Decision), firstOr(rec.Reasons, "none")).Inc()
 	var err error
 	if st.rt.cfg.Audit.Mode == "fast" {
@@ -410,7 +467,11 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 	if st.upstreamNS > 0 {
 		s.metrics.hot.upstream.Observe(st.upstreamNS.Seconds())
 	}
-	if st.decision.Allow && (st.seq != 0 || st.ticket != nil) {
+	if st.deferRecord && !st.recorded {
+		// The proxy ended without an answer from Airflow or an error
+		// answer of its own (the client went away first).
+		s.recordAnswered(r.Context(), st, status)
+	} else if st.decision.Allow && !st.deferRecord && (st.seq != 0 || st.ticket != nil) {
 		rec := audit.Record{
 			Kind:      audit.KindOutcome,
 			RequestID: st.id,

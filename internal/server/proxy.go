@@ -40,31 +40,54 @@ func (s *Server) newProxy(rt *runtime) *httputil.ReverseProxy {
 			// and client-sent Forwarded/X-Forwarded-*; remove the rest.
 			rt.applyUpstreamHeaders(pr.Out, pr.In, st, s)
 		},
-		Transport:      timedTransport{rt.basicAuth.wrap(rt.transport)},
-		BufferPool:     proxyBuffers,
-		FlushInterval:  -1,
+		Transport:  timedTransport{rt.basicAuth.wrap(rt.transport)},
+		BufferPool: proxyBuffers,
+		// FlushInterval 0: ReverseProxy flushes streamed answers (no
+		// Content-Length, such as task logs, or text/event-stream) as
+		// each piece arrives, and writes the others once, at the end.
+		FlushInterval:  0,
 		ModifyResponse: func(resp *http.Response) error { return s.modifyResponse(resp) },
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			st := stateOf(r)
-			id := ""
-			if st != nil {
-				id = st.id
-			}
-			var mbe *http.MaxBytesError
-			switch {
-			case errors.As(err, &mbe):
-				writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the request body is too large", id, nil, nil)
-			case isTimeout(err):
-				s.log.Warn("upstream timeout", "request_id", id, "err", err.Error())
-				writeError(w, http.StatusGatewayTimeout, CodeUpstreamTimeout, "Airflow did not answer in time", id, nil, nil)
-			case errors.Is(err, context.Canceled):
-				w.WriteHeader(499) // the client went away; nobody reads this
-			default:
-				s.log.Warn("upstream error", "request_id", id, "err", err.Error())
-				writeError(w, http.StatusBadGateway, CodeUpstreamError, "Airflow could not be reached", id, nil, nil)
-			}
-		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { s.proxyError(w, r, err) },
 	}
+}
+
+// errAuditUnavailable withholds Airflow's answer whose deferred decision
+// record could not be queued (see mayDeferRecord).
+var errAuditUnavailable = errors.New("the request's audit record could not be written")
+
+// proxyError answers a request the proxy could not complete: Airflow was
+// unreachable, slow, or its answer must be withheld.
+func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r)
+	id := ""
+	if st != nil {
+		id = st.id
+	}
+	var mbe *http.MaxBytesError
+	status, code, msg := http.StatusBadGateway, CodeUpstreamError, "Airflow could not be reached"
+	switch {
+	case errors.Is(err, errAuditUnavailable):
+		s.auditFailed(w, st)
+		return
+	case errors.As(err, &mbe):
+		status, code, msg = http.StatusRequestEntityTooLarge, CodeBodyTooLarge, "the request body is too large"
+	case isTimeout(err):
+		s.log.Warn("upstream timeout", "request_id", id, "err", err.Error())
+		status, code, msg = http.StatusGatewayTimeout, CodeUpstreamTimeout, "Airflow did not answer in time"
+	case errors.Is(err, context.Canceled):
+		status = 499 // the client went away; nobody reads the answer
+	default:
+		s.log.Warn("upstream error", "request_id", id, "err", err.Error())
+	}
+	if st != nil && !s.recordAnswered(r.Context(), st, status) {
+		s.auditFailed(w, st)
+		return
+	}
+	if status == 499 {
+		w.WriteHeader(status)
+		return
+	}
+	writeError(w, status, code, msg, id, nil, nil)
 }
 
 func isTimeout(err error) bool {
@@ -128,11 +151,16 @@ func (rt *runtime) applyUpstreamHeaders(out, in *http.Request, st *reqState, s *
 // dag_run_id).
 const maxResponseInspect = 4 << 20
 
-// modifyResponse captures the dag_run_id of runs airgate triggered.
+// modifyResponse queues a deferred decision record before Airflow's
+// answer is passed on, and captures the dag_run_id of runs airgate
+// triggered.
 func (s *Server) modifyResponse(resp *http.Response) error {
 	st := stateOf(resp.Request)
 	if st == nil || st.class.Op == nil {
 		return nil
+	}
+	if !s.recordAnswered(resp.Request.Context(), st, resp.StatusCode) {
+		return errAuditUnavailable
 	}
 	op := st.class.Op
 	if (op.ID == "post_dag_run" || op.ID == "trigger_dag_run") && resp.StatusCode/100 == 2 {
