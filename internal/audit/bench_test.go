@@ -181,4 +181,4 @@ func processCPU() time.Duration {
 }
 
 // commitCount returns how many group commits l has made.
-func commitCount(l *Log) uint64 { return l.commits.Load() }
+func commitCount(l *Log) uint64 { return l.Stats().Commits }

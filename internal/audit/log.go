@@ -144,7 +144,8 @@ type Log struct {
 	failing     atomic.Bool   // the last commit failed
 	epoch       time.Time     // monotonic reference for commitStart
 	commitStart atomic.Int64  // 1 + nanoseconds since epoch when the running commit began; 0 when idle
-	commits     atomic.Uint64 // successful group commits, for tests and benchmarks
+	commits     atomic.Uint64 // successful group commits
+	committed   atomic.Uint64 // records in them
 }
 
 // Open opens the audit log at dsn, creating its tables unless
@@ -212,6 +213,18 @@ func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
 	l.slots = make(chan struct{}, opts.QueueSize)
 	go l.run()
 	return l, nil
+}
+
+// Stats are counters of the writer since the log was opened.
+type Stats struct {
+	Commits uint64 // successful group commits (transactions)
+	Records uint64 // records they wrote
+}
+
+// Stats returns the writer's counters. Records ÷ Commits is the mean group
+// commit size: the fewer records a commit holds, the more each costs.
+func (l *Log) Stats() Stats {
+	return Stats{Commits: l.commits.Load(), Records: l.committed.Load()}
 }
 
 // Backend returns "sqlite" or "postgres".

@@ -469,6 +469,7 @@ func (l *Log) run() {
 		g.committed()
 		if err == nil {
 			l.commits.Add(1)
+			l.committed.Add(uint64(len(batch)))
 			l.failing.Store(false)
 			backoff = 0
 			for _, r := range batch {

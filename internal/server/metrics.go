@@ -82,6 +82,12 @@ func (s *Server) registerGauges() {
 	m.counterFunc("airgate_jwks_refresh_failures_total", "Failed fetches of Entra signing keys.", func() float64 {
 		return float64(s.rt.Load().verifier.Stats().Keys.RefreshFailures)
 	})
+	m.counterFunc("airgate_audit_commits_total", "Audit group commits (transactions).", func() float64 {
+		return float64(s.audit.Stats().Commits)
+	})
+	m.counterFunc("airgate_audit_records_total", "Audit records written; ÷ commits is the mean group commit size.", func() float64 {
+		return float64(s.audit.Stats().Records)
+	})
 	m.counterFunc("airgate_graph_calls_total", "Microsoft Graph membership calls.", func() float64 {
 		if d := s.rt.Load().dir; d != nil {
 			return float64(d.Stats().GraphCalls)

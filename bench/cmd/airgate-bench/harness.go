@@ -38,6 +38,7 @@ type runStats struct {
 	auditSeconds float64 // wall time the records were counted over
 	cacheHits    float64 // verified-token cache hits during the run
 	cacheMisses  float64
+	auditCommits float64 // audit group commits during the run, airgate only
 	cpuPerReq    float64 // µs of server CPU (every process in pids) per request
 }
 
@@ -220,7 +221,7 @@ func runHarness(ctx context.Context, o *options) error {
 			if seq0, err = readers[c.gw].head(ctx); err != nil {
 				return err
 			}
-			if m0, err = metrics(ctx, c.gw.url, "airgate_token_cache_hits_total", "airgate_token_cache_misses_total"); err != nil {
+			if m0, err = metrics(ctx, c.gw.url, gatewayCounters...); err != nil {
 				return err
 			}
 		}
@@ -283,16 +284,21 @@ func runHarness(ctx context.Context, o *options) error {
 				return err
 			}
 			rs.auditRecords, rs.auditSeconds = seq1-seq0, elapsed
-			m1, err := metrics(ctx, c.gw.url, "airgate_token_cache_hits_total", "airgate_token_cache_misses_total")
+			m1, err := metrics(ctx, c.gw.url, gatewayCounters...)
 			if err != nil {
 				return err
 			}
 			rs.cacheHits = m1["airgate_token_cache_hits_total"] - m0["airgate_token_cache_hits_total"]
 			rs.cacheMisses = m1["airgate_token_cache_misses_total"] - m0["airgate_token_cache_misses_total"]
+			rs.auditCommits = m1["airgate_audit_commits_total"] - m0["airgate_audit_commits_total"]
 		}
 		c.runs = append(c.runs, rs)
-		logf("  %-38s %9.0f req/s  p50 %5d µs  p99 %6d µs  CPU %5.1f µs/req  errors %d non-2xx %d  new upstream conns %d",
-			c.name, res.rps(), res.P50, res.P99, rs.cpuPerReq, res.Errors, res.Non2xx, rs.newUpstream)
+		perCommit := ""
+		if rs.auditCommits > 0 {
+			perCommit = fmt.Sprintf("  audit %.1f records/commit", float64(rs.auditRecords)/rs.auditCommits)
+		}
+		logf("  %-38s %9.0f req/s  p50 %5d µs  p99 %6d µs  CPU %5.1f µs/req  errors %d non-2xx %d  new upstream conns %d%s",
+			c.name, res.rps(), res.P50, res.P99, rs.cpuPerReq, res.Errors, res.Non2xx, rs.newUpstream, perCommit)
 		return nil
 	}
 
@@ -326,6 +332,9 @@ func runHarness(ctx context.Context, o *options) error {
 	rep.print(os.Stdout)
 	return nil
 }
+
+// gatewayCounters are the airgate metrics read before and after each run.
+var gatewayCounters = []string{"airgate_token_cache_hits_total", "airgate_token_cache_misses_total", "airgate_audit_commits_total"}
 
 // slug names a configuration's files.
 func (c *config) slug() string {
