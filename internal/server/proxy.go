@@ -40,14 +40,14 @@ func (s *Server) newProxy(rt *runtime) *httputil.ReverseProxy {
 			// and client-sent Forwarded/X-Forwarded-*; remove the rest.
 			rt.applyUpstreamHeaders(pr.Out, pr.In, st, s)
 		},
-		Transport:  timedTransport{rt.basicAuth.wrap(rt.transport)},
+		Transport:  timedTransport{rt.basicAuth.wrap(rt.forward)},
 		BufferPool: proxyBuffers,
 		// FlushInterval 0: ReverseProxy flushes streamed answers (no
 		// Content-Length, such as task logs, or text/event-stream) as
 		// each piece arrives, and writes the others once, at the end.
 		FlushInterval:  0,
 		ModifyResponse: func(resp *http.Response) error { return s.modifyResponse(resp) },
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { s.proxyError(w, r, err) },
+		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { s.proxyError(w, r, err) },
 	}
 }
 

@@ -83,10 +83,13 @@ type runtime struct {
 	upstream   *url.URL
 	proxy      *httputil.ReverseProxy
 	transport  *http.Transport
-	trusted    trustedProxies
-	minter     *tokens.AirflowMinter // Airflow 3
-	basicAuth  *upstreamCred         // Airflow 2: the service account, re-read from the rotation store
-	dags       *dagCache
+	// forward is the proxy's transport: transport, or a directTransport
+	// over it for a plain-HTTP upstream.
+	forward   http.RoundTripper
+	trusted   trustedProxies
+	minter    *tokens.AirflowMinter // Airflow 3
+	basicAuth *upstreamCred         // Airflow 2: the service account, re-read from the rotation store
+	dags      *dagCache
 	// airflowKeys are Airflow's own public keys, published with airgate's.
 	airflowKeys []jose.JSONWebKey
 	sso         *ssoRuntime
@@ -270,6 +273,10 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 		ExpectContinueTimeout: time.Second,
 		ForceAttemptHTTP2:     true,
 		TLSClientConfig:       &tls.Config{InsecureSkipVerify: cfg.Upstream.InsecureSkipVerify && cfg.Dev}, //nolint:gosec // dev only, validated
+	}
+	rt.forward = rt.transport
+	if up.Scheme == "http" {
+		rt.forward = newDirectTransport(rt.transport, hostPort(up), cfg.Upstream.Timeout.D(), cfg.Upstream.MaxIdleConns)
 	}
 	switch cfg.Upstream.AirflowVersion {
 	case 2:
@@ -497,7 +504,22 @@ func (s *Server) Reload(ctx context.Context, cfg *config.Config, o Options) erro
 func (rt *runtime) close() {
 	rt.verifier.Close()
 	rt.exchange.close()
+	if c, ok := rt.forward.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 	rt.transport.CloseIdleConnections()
+}
+
+// hostPort is u's host with the scheme's default port when it names none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	port := "80"
+	if u.Scheme == "https" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port)
 }
 
 // Close stops the server's background work and closes the audit log after
