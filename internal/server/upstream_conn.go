@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // directTransport sends the proxy's body-less reads (GET, HEAD, OPTIONS)
