@@ -3,6 +3,7 @@ package authn
 import (
 	"errors"
 	"net/http/httptest"
+	"regexp"
 	"testing"
 )
 
@@ -63,6 +64,19 @@ func TestWWWAuthenticate(t *testing.T) {
 	for _, tc := range tests {
 		if got := WWWAuthenticate(tc.err); got != tc.want {
 			t.Errorf("WWWAuthenticate(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// The character table agrees with RFC 6750's grammar for every byte, in
+// the token and in its padding.
+func TestB64TokenTable(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9\-._~+/]+=*$`)
+	for c := range 256 {
+		for _, s := range []string{string(rune(c)), "a" + string([]byte{byte(c)}), "ab=" + string([]byte{byte(c)}), string([]byte{byte(c)}) + "=="} {
+			if got, want := isB64Token(s), re.MatchString(s); got != want {
+				t.Errorf("isB64Token(%q) = %v, want %v", s, got, want)
+			}
 		}
 	}
 }

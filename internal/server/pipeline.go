@@ -35,6 +35,8 @@ type reqState struct {
 	class     catalog.Classification
 	principal *identity.Principal
 	clientIP  netip.Addr
+	// clientIPText is clientIP as text ("" when unknown), formatted once.
+	clientIPText string
 	decision  authz.Decision
 	method    string
 	seq       uint64        // the decision record's sequence number (strict mode)
@@ -62,8 +64,8 @@ func stateOf(r *http.Request) *reqState {
 // memberships, decide, audit, then forward or refuse.
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	rt := s.rt.Load()
-	st := &reqState{id: s.ids.next(), start: rt.now(), rt: rt, method: r.Method, clientIP: rt.trusted.clientAddr(r)}
-	w.Header().Set("X-Request-Id", st.id)
+	st := s.newReqState(rt, r)
+	w.Header()["X-Request-Id"] = []string{st.id}
 	rw := &statusWriter{ResponseWriter: w}
 	defer s.finish(rw, r, st)
 
@@ -134,7 +136,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		dec.Reasons = append(append([]authz.Reason(nil), dec.Reasons...), authz.Reason(st.class.Reason))
 	}
 	st.decision = dec
-	if st.deferRecord = s.mayDeferRecord(st, r); !st.deferRecord && !s.recordDecision(r.Context(), st, r) {
+	if st.deferRecord = s.mayDeferRecord(st, r); !st.deferRecord && !s.recordDecision(r.Context(), st) {
 		s.auditFailed(rw, st)
 		return
 	}
@@ -157,6 +159,14 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	rt.proxy.ServeHTTP(rw, r.WithContext(ctx))
+}
+
+// newReqState starts a request's state: its id, start time, method and
+// client address.
+func (s *Server) newReqState(rt *runtime, r *http.Request) *reqState {
+	st := &reqState{id: s.ids.next(), start: rt.now(), rt: rt, method: r.Method, clientIP: rt.trusted.clientAddr(r)}
+	st.clientIPText = addrString(st.clientIP)
+	return st
 }
 
 // serves reports whether the configured Airflow version serves api.
@@ -327,7 +337,7 @@ func (s *Server) unauthenticated(w http.ResponseWriter, r *http.Request, st *req
 // answers it. If the record cannot be written the answer is 503.
 func (s *Server) refuse(w http.ResponseWriter, r *http.Request, st *reqState, status int, code Code, msg string, reasons []string) {
 	st.decision = authz.Decision{Allow: false, Reasons: toReasons(reasons)}
-	if !s.recordDecision(r.Context(), st, r) {
+	if !s.recordDecision(r.Context(), st) {
 		s.auditFailed(w, st)
 		return
 	}
@@ -355,7 +365,7 @@ func (s *Server) auditFailed(w http.ResponseWriter, st *reqState) {
 // recordDecision appends the decision record before anything reaches
 // Airflow. It reports false when the record could not be written (the
 // request is then refused: nothing is forwarded unaudited).
-func (s *Server) recordDecision(ctx context.Context, st *reqState, r *http.Request) bool {
+func (s *Server) recordDecision(ctx context.Context, st *reqState) bool {
 	return s.appendDecision(ctx, st, s.decisionRecord(st))
 }
 
@@ -406,7 +416,7 @@ func (s *Server) decisionRecord(st *reqState) audit.Record {
 		Time:      st.start,
 		RequestID: st.id,
 		Principal: auditPrincipal(st.principal),
-		SourceIP:  addrString(st.clientIP),
+		SourceIP:  st.clientIPText,
 		Method:    st.method,
 		Path:      st.path,
 		Decision:  audit.DecisionDeny,
@@ -486,14 +496,15 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 		s.recordOutcome(st, rec)
 	}
 	if st.rt.logReqs {
-		attrs := []slog.Attr{
+		attrs := make([]slog.Attr, 0, 10)
+		attrs = append(attrs,
 			slog.String("request_id", st.id),
 			slog.String("method", r.Method),
 			slog.String("path", st.path),
 			slog.Int("status", status),
 			slog.Duration("latency", dur),
-			slog.String("source_ip", addrString(st.clientIP)),
-		}
+			slog.String("source_ip", st.clientIPText),
+		)
 		if st.class.Op != nil {
 			attrs = append(attrs, slog.String("operation", st.class.Op.ID))
 		}

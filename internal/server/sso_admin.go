@@ -34,7 +34,8 @@ type revokeRequest struct {
 // permission (adminRevokeOp). The decision and the revocation are audited.
 func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request) {
 	rt := s.rt.Load()
-	st := &reqState{id: s.ids.next(), start: rt.now(), rt: rt, clientIP: rt.trusted.clientAddr(r), path: requestPath(r)}
+	st := s.newReqState(rt, r)
+	st.path = requestPath(r)
 	st.class = catalog.Classification{API: catalog.V1, Op: adminRevokeOp, Scope: catalog.ScopeNone}
 	w.Header().Set("X-Request-Id", st.id)
 	rw := &statusWriter{ResponseWriter: w}
@@ -73,7 +74,7 @@ func (s *Server) revokeSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.decision = dec
-	if !s.recordDecision(r.Context(), st, r) {
+	if !s.recordDecision(r.Context(), st) {
 		s.auditFailed(rw, st)
 		return
 	}
@@ -140,7 +141,7 @@ func sessionAdminRecord(st *reqState, r *http.Request, detail map[string]string)
 		Time:             st.rt.now(),
 		RequestID:        st.id,
 		Principal:        auditPrincipal(st.principal),
-		SourceIP:         addrString(st.clientIP),
+		SourceIP:         st.clientIPText,
 		Method:           r.Method,
 		Path:             r.URL.Path,
 		Operation:        adminRevokeOp.ID,

@@ -44,7 +44,7 @@ func (s *Server) browserRequest(w http.ResponseWriter, r *http.Request, st *reqS
 	}
 	if st.principal == nil && isUI(st.class) && wantsHTML(r) {
 		st.decision = authz.Decision{Reasons: []authz.Reason{reasonSignInRequired}}
-		if !s.recordDecision(r.Context(), st, r) {
+		if !s.recordDecision(r.Context(), st) {
 			s.auditFailed(w, st)
 			return true
 		}
