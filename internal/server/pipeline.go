@@ -37,10 +37,10 @@ type reqState struct {
 	clientIP  netip.Addr
 	// clientIPText is clientIP as text ("" when unknown), formatted once.
 	clientIPText string
-	decision  authz.Decision
-	method    string
-	seq       uint64        // the decision record's sequence number (strict mode)
-	ticket    *audit.Ticket // the decision record's ticket (fast mode)
+	decision     authz.Decision
+	method       string
+	seq          uint64        // the decision record's sequence number (strict mode)
+	ticket       *audit.Ticket // the decision record's ticket (fast mode)
 	// deferRecord: the decision record is queued, with its outcome, when
 	// Airflow's answer arrives and before any of it reaches the client
 	// (fast mode, reads: see mayDeferRecord); recorded says it has been.
