@@ -61,6 +61,14 @@ type Options struct {
 	// once the writer holds the lock, the transaction runs to its end.
 	// Zero means 30s.
 	CommitTimeout time.Duration
+	// WriterNice, when positive, runs the writer goroutine on an OS thread
+	// of its own with its scheduling priority lowered by this much (Linux;
+	// ignored elsewhere), so that request handling preempts a group
+	// commit's CPU work instead of waiting behind it. The writer still
+	// gets the processor whenever nothing else needs it, and appenders
+	// wait for it when the queue of early acknowledgements is full, so
+	// under saturation the load slows to what the log can write.
+	WriterNice int
 	// ReadOnly opens the database for Query, Export and Verify only: no
 	// schema is created, Append fails, and an SQLite path must exist.
 	ReadOnly bool

@@ -412,6 +412,14 @@ const closeRetries = 3
 // transaction each (group commit) until reqs is closed and drained.
 func (l *Log) run() {
 	defer close(l.stopped)
+	if l.opts.WriterNice > 0 {
+		// The thread ends with the goroutine (it is never unlocked), so
+		// its lowered priority goes nowhere else.
+		runtime.LockOSThread()
+		if err := lowerThreadPriority(l.opts.WriterNice); err != nil {
+			l.opts.Logger.Warn("audit: writer priority not lowered", "err", err)
+		}
+	}
 	defer l.w.close()
 	reqs := l.reqs
 	var pending []*request // acknowledged early, commit failed: retried first

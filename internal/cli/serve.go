@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -36,6 +37,7 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stdio.Err, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	ensureTwoProcs()
 	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
 	if err != nil {
 		return err
@@ -52,6 +54,16 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 		}
 		return srv.Reload(ctx, next, server.Options{Logger: logger})
 	})
+}
+
+// ensureTwoProcs gives the Go scheduler at least two processors, even on
+// one core (or a one-CPU container limit), unless GOMAXPROCS is set: the
+// audit writer's group commit blocks its thread in fsync, and with a
+// single processor requests would wait until the scheduler noticed.
+func ensureTwoProcs() {
+	if os.Getenv("GOMAXPROCS") == "" && runtime.GOMAXPROCS(0) < 2 {
+		runtime.GOMAXPROCS(2)
+	}
 }
 
 // loadConfig loads and validates a configuration file.

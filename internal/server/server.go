@@ -124,6 +124,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 		Signer:             auditSigner{auditKey},
 		CheckpointEvery:    cfg.Audit.CheckpointEvery,
 		CheckpointInterval: cfg.Audit.CheckpointInterval.D(),
+		WriterNice:         auditWriterNice,
 		Logger:             o.Logger,
 		Now:                o.Now,
 	})
@@ -151,6 +152,11 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	s.registerGauges()
 	return s, nil
 }
+
+// auditWriterNice lowers the audit writer thread's priority: requests are
+// handled first, group commits in the time between (see
+// audit.Options.WriterNice).
+const auditWriterNice = 10
 
 // auditSigner adapts the keyring's audit key to audit.Signer.
 type auditSigner struct{ k *secrets.Key }
