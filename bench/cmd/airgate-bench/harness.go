@@ -143,9 +143,10 @@ func runHarness(ctx context.Context, o *options) error {
 			{name: "direct, c=1", url: direct.url, conns: 1, header: bearer},
 			{name: "airgate fast audit, c=1", url: cached.url, conns: 1, header: bearer, gw: fast},
 			{name: "airgate strict audit, c=1", url: strictC.url, conns: 1, header: bearer, gw: strict},
+			{name: "reference proxy, c=1", url: reference.url, conns: 1, header: bearer},
 		}
 		lat[0].pids = direct.pids
-		lat[1].pids, lat[2].pids = cached.pids, strictC.pids
+		lat[1].pids, lat[2].pids, lat[3].pids = cached.pids, strictC.pids, reference.pids
 	}
 
 	// Every path answers 200 with the upstream's body before anything is

@@ -134,26 +134,30 @@ func (rep *report) print(w io.Writer) {
 
 	cachedRPS, freshRPS, strictRPS := rep.cached.med(rps), rep.fresh.med(rps), rep.strict.med(rps)
 	r, cold, strictRatio := ratio(cachedRPS, refRPS), ratio(freshRPS, refRPS), ratio(strictRPS, refRPS)
-	var p50Fast, p99Fast, p50Strict, p99Strict float64
-	if len(rep.lat) == 3 {
+	var p50Fast, p99Fast, p50Strict, p99Strict, p50Ref, p99Ref float64
+	if len(rep.lat) == 4 {
 		p50Fast, p99Fast = added(rep.lat[1], rep.lat[0], p50), added(rep.lat[1], rep.lat[0], p99)
 		p50Strict, p99Strict = added(rep.lat[2], rep.lat[0], p50), added(rep.lat[2], rep.lat[0], p99)
+		p50Ref, p99Ref = added(rep.lat[3], rep.lat[0], p50), added(rep.lat[3], rep.lat[0], p99)
 	}
 	rss := rep.cached.med(rssMiB)
 	audit := rep.cached.med(auditRPS)
 	fmt.Fprintf(w, "\n%-58s %s\n", "cached token, fast audit ÷ reference (≥ 0.80):", verdict(r, r >= 0.80))
 	fmt.Fprintf(w, "%-58s %s\n", "fresh token, fast audit ÷ reference (≥ 0.45):", verdict(cold, cold >= 0.45))
 	fmt.Fprintf(w, "%-58s %.2f\n", "cached token, strict audit ÷ reference:", strictRatio)
-	if len(rep.lat) == 3 {
+	if len(rep.lat) == 4 {
 		fmt.Fprintf(w, "%-58s p50 %.0f µs %s, p99 %.0f µs\n", "added latency at c=1, fast audit (p50 ≤ 80 µs):", p50Fast, okMark(p50Fast <= 80), p99Fast)
 		fmt.Fprintf(w, "%-58s p50 %.0f µs, p99 %.0f µs\n", "added latency at c=1, strict audit:", p50Strict, p99Strict)
+		fmt.Fprintf(w, "%-58s p50 %.0f µs, p99 %.0f µs\n", "added latency at c=1, bare reference proxy:", p50Ref, p99Ref)
 	}
 	newUp := rep.cached.maxOf(newConns) + rep.fresh.maxOf(newConns) + rep.strict.maxOf(newConns)
 	fmt.Fprintf(w, "%-58s %.0f %s\n", "new upstream connections in airgate's measured runs (0):", newUp, okMark(newUp == 0))
 	fmt.Fprintf(w, "%-58s %.1f MiB %s, of which anonymous %.1f MiB (the rest is the binary's pages); VmHWM over the whole run %.1f MiB%s\n",
 		"airgate RSS under c=32, cached token (≤ 32 MiB):", rss, okMark(rss <= 32), rep.cached.med(anonMiB), float64(rep.hwm)/(1<<20), gomem(o.gomemlimit))
-	fmt.Fprintf(w, "%-58s %.0f records/s for %.0f req/s (2 records a request: %s)\n", "audit records written during the cached-token runs:",
-		audit, cachedRPS, map[bool]string{true: "sustained", false: "NOT sustained"}[audit >= 2*cachedRPS*0.97])
+	// A read is one record in fast mode (its decision, carrying the
+	// answer): the log keeps up when it writes one a request.
+	fmt.Fprintf(w, "%-58s %.0f records/s for %.0f req/s (%s)\n", "audit records written during the cached-token runs:",
+		audit, cachedRPS, map[bool]string{true: "sustained", false: "NOT sustained"}[audit >= cachedRPS*0.97])
 	fmt.Fprintf(w, "%-58s %.1f%% (pool of %d tokens)\n", "verified-token cache hits in the fresh-token runs:", 100*rep.fresh.med(hitRatio), rep.tokens)
 	fmt.Fprintf(w, "%-58s %s\n\n", "total time:", rep.elapsed.Round(time.Second))
 
