@@ -143,6 +143,7 @@ type Log struct {
 	closed bool
 
 	reqs     chan *request
+	urgent   chan struct{} // a queued record somebody waits for (see gatherer.gather)
 	stopped  chan struct{} // closed when the writer has exited
 	closeErr error         // written by the writer before stopped closes
 
@@ -218,6 +219,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
 		l.w.forceSync = sc == "off"
 	}
 	l.reqs = make(chan *request, opts.MaxBatch)
+	l.urgent = make(chan struct{}, 1)
 	l.slots = make(chan struct{}, opts.QueueSize)
 	go l.run()
 	return l, nil
@@ -287,6 +289,14 @@ func (l *Log) enqueue(ctx context.Context, r *request) error {
 	}
 	select {
 	case l.reqs <- r:
+		if !r.async || len(l.reqs) >= cap(l.reqs)/2 {
+			// Somebody waits for this record, or the queue is filling:
+			// end the writer's wait for more early-acknowledged records.
+			select {
+			case l.urgent <- struct{}{}:
+			default:
+			}
+		}
 		return nil
 	case <-ctx.Done():
 		return fmt.Errorf("audit: queueing record: %w", ctx.Err())
@@ -406,6 +416,10 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	if wasOpen {
 		close(l.reqs)
+		select {
+		case l.urgent <- struct{}{}:
+		default:
+		}
 	}
 	<-l.stopped
 	dbErr := l.db.Close()

@@ -470,7 +470,7 @@ func (l *Log) run() {
 		}
 		batch, reqs = g.drain(batch, reqs)
 		if fresh {
-			batch, reqs = g.gather(batch, reqs)
+			batch, reqs = g.gather(batch, reqs, l.urgent)
 		}
 
 		err := l.commit(batch)
@@ -567,7 +567,7 @@ func (g *gatherer) drain(batch []*request, reqs chan *request) ([]*request, chan
 // It does not wait on a timer for records somebody waits for: Go's timers
 // fire a millisecond late at best when the process is otherwise idle, so
 // even a short timed wait could cost a strict appender a millisecond.
-func (g *gatherer) gather(batch []*request, reqs chan *request) ([]*request, chan *request) {
+func (g *gatherer) gather(batch []*request, reqs chan *request, urgent <-chan struct{}) ([]*request, chan *request) {
 	start := time.Now()
 	for g.linger > 0 && reqs != nil && len(batch) < g.max && time.Since(start) < g.linger {
 		n := len(batch)
@@ -583,24 +583,25 @@ func (g *gatherer) gather(batch []*request, reqs chan *request) ([]*request, cha
 	if wait <= 0 {
 		return batch, reqs
 	}
+	// Sleep through the wait rather than wake for each record that
+	// arrives: Append (somebody waits) and a filling queue end it early
+	// through urgent. A signal left from a record already taken is
+	// dropped first; what arrived meanwhile is looked at again.
+	select {
+	case <-urgent:
+	default:
+	}
+	n := len(batch)
+	if batch, reqs = g.drain(batch, reqs); reqs == nil || len(batch) >= g.max || !allAsync(batch[n:]) {
+		return batch, reqs
+	}
 	g.timer.Reset(wait)
 	defer g.timer.Stop()
-	for len(batch) < g.max {
-		select {
-		case r, ok := <-reqs:
-			if !ok {
-				return batch, nil
-			}
-			n := len(batch)
-			batch = append(batch, r)
-			if batch, reqs = g.drain(batch, reqs); !allAsync(batch[n:]) || reqs == nil {
-				return batch, reqs
-			}
-		case <-g.timer.C:
-			return batch, reqs
-		}
+	select {
+	case <-urgent:
+	case <-g.timer.C:
 	}
-	return batch, reqs
+	return g.drain(batch, reqs)
 }
 
 // allAsync reports whether every request in batch was acknowledged early.

@@ -250,14 +250,24 @@ func TestGather(t *testing.T) {
 			if tc.close {
 				close(reqs)
 			}
+			// later arrive while gather waits, signalled as enqueue
+			// signals them.
+			urgent := make(chan struct{}, 1)
 			go func() {
+				time.Sleep(10 * time.Millisecond)
 				for _, r := range tc.later {
 					reqs <- r
+					if !r.async {
+						select {
+						case urgent <- struct{}{}:
+						default:
+						}
+					}
 				}
 			}()
 			start := time.Now()
 			batch, rest := g.drain([]*request{tc.first}, reqs)
-			batch, rest = g.gather(batch, rest)
+			batch, rest = g.gather(batch, rest, urgent)
 			waited := time.Since(start)
 			if len(batch) != tc.want {
 				t.Errorf("gathered %d records, want %d", len(batch), tc.want)
@@ -296,7 +306,7 @@ func TestGatherYields(t *testing.T) {
 		}
 		runtime.Gosched() // let them all block on the gate
 		close(gate)
-		batch, _ := g.gather([]*request{{done: make(chan struct{})}}, reqs)
+		batch, _ := g.gather([]*request{{done: make(chan struct{})}}, reqs, make(chan struct{}))
 		return len(batch)
 	}
 	got := 0
