@@ -36,9 +36,15 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewJSONHandler(stdio.Err, &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}))
+	hopts := &slog.HandlerOptions{Level: logLevel(cfg.Log.Level)}
+	logger := slog.New(slog.NewJSONHandler(stdio.Err, hopts))
+	// Request lines are written in batches (lineBuffer); everything else
+	// at once.
+	reqLines := newLineBuffer(stdio.Err, requestLogFlush)
+	defer reqLines.Close()
+	opts := server.Options{Logger: logger, RequestLogger: slog.New(slog.NewJSONHandler(reqLines, hopts))}
 	ensureTwoProcs()
-	srv, err := server.New(ctx, cfg, server.Options{Logger: logger})
+	srv, err := server.New(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -52,9 +58,12 @@ func runServe(ctx context.Context, stdio Stdio, args []string) error {
 		if err != nil {
 			return err
 		}
-		return srv.Reload(ctx, next, server.Options{Logger: logger})
+		return srv.Reload(ctx, next, opts)
 	})
 }
+
+// requestLogFlush bounds how long a request's log line waits in memory.
+const requestLogFlush = 100 * time.Millisecond
 
 // ensureTwoProcs gives the Go scheduler at least two processors, even on
 // one core (or a one-CPU container limit), unless GOMAXPROCS is set: the

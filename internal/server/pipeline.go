@@ -514,7 +514,7 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 		if len(st.decision.Reasons) > 0 {
 			attrs = append(attrs, slog.String("reason", string(st.decision.Reasons[0])))
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		s.reqLog.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}
 }
 

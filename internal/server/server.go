@@ -43,6 +43,7 @@ import (
 // resources (the audit log, the keyring, metrics) live on the Server.
 type Server struct {
 	log     *slog.Logger
+	reqLog  *slog.Logger // each request's line (Options.RequestLogger)
 	metrics *metrics
 	ids     requestIDs
 	audit   *audit.Log
@@ -63,6 +64,9 @@ type Server struct {
 type Options struct {
 	// Logger receives structured operator logs; default JSON on stderr.
 	Logger *slog.Logger
+	// RequestLogger receives the line logged for each request (log.requests);
+	// default Logger.
+	RequestLogger *slog.Logger
 	// HTTPClient overrides the client for Entra and Graph (tests); default
 	// one trusting the system roots plus entra.ca_file.
 	HTTPClient *http.Client
@@ -110,7 +114,10 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Server, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{log: o.Logger, metrics: newMetrics()}
+	s := &Server{log: o.Logger, reqLog: o.RequestLogger, metrics: newMetrics()}
+	if s.reqLog == nil {
+		s.reqLog = o.Logger
+	}
 	keys, err := secrets.Open(secrets.FileStore{Path: cfg.Path(cfg.Keys.File)}, secrets.Options{Now: o.Now})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
