@@ -147,10 +147,16 @@ func TestLogsCarryFingerprintsNotTokens(t *testing.T) {
 	var logs syncBuffer
 	s := newStack(t, 2, func(c *config.Config) { tr := true; c.Log.Requests = &tr })
 	s.gw.log = slog.New(slog.NewJSONHandler(&logs, nil))
+	s.gw.reqLog = s.gw.log
 	bob := s.userToken("bob", false)
 	s.do("GET", "/api/v1/dags", bob, "", nil)
 	s.do("GET", "/api/v1/connections", bob+"x", "", nil)
+	// A request's line is logged once its answer has gone out.
 	out := logs.String()
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(out, `"msg":"request"`) < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		out = logs.String()
+	}
 	sig := bob[strings.LastIndex(bob, ".")+1:]
 	if strings.Contains(out, sig) || strings.Contains(out, svcPassword) {
 		t.Fatalf("logs contain a token or secret:\n%s", out)

@@ -468,6 +468,12 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 		status = http.StatusOK
 	}
 	dur := st.rt.now().Sub(st.start)
+	if w.status != 0 && w.Header().Get("Content-Length") != "" {
+		// The answer is complete: send it before the bookkeeping below.
+		// (Only one of known length: flushing another would turn it
+		// into a chunked one.)
+		_ = http.NewResponseController(w).Flush()
+	}
 	api := string(st.class.API)
 	if api == "" {
 		api = "none"
