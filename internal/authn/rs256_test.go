@@ -1,0 +1,50 @@
+package authn
+
+import (
+	"crypto/rsa"
+	"testing"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// verifyRS256 agrees with go-jose on a valid token and on every token made
+// from it by changing, adding or removing one character, in any part.
+func TestVerifyRS256AgreesWithJose(t *testing.T) {
+	f := newFakeIdP(t, false)
+	k := newRSAKey(t, "k1", 0)
+	other := &rsa.PrivateKey{}
+	*other = *rsaKey(t, 1)
+	raw := sign(t, k, nil, v2UserClaims(f, tenantA, newClock().Now()))
+	pub := &rsaKey(t, 0).PublicKey
+	joseOK := func(s string) bool {
+		jws, err := jose.ParseSignedCompact(s, []jose.SignatureAlgorithm{jose.RS256})
+		if err != nil || len(jws.Signatures) != 1 {
+			return false
+		}
+		_, err = jws.Verify(pub)
+		return err == nil
+	}
+	if !verifyRS256(raw, pub) || !joseOK(raw) {
+		t.Fatal("a valid token does not verify")
+	}
+	if verifyRS256(raw, &other.PublicKey) {
+		t.Error("verified with another key")
+	}
+	variants := 0
+	for i := 0; i < len(raw); i += 7 {
+		for _, c := range []string{"A", "-", "_", "=", "+", "/", "."} {
+			for _, v := range []string{raw[:i] + c + raw[i+1:], raw[:i] + c + raw[i:], raw[:i] + raw[i+1:]} {
+				if v == raw {
+					continue
+				}
+				variants++
+				if got, want := verifyRS256(v, pub), joseOK(v); got != want || got {
+					t.Fatalf("variant at %d (%q): verifyRS256 = %v, go-jose = %v", i, c, got, want)
+				}
+			}
+		}
+	}
+	if variants < 1000 {
+		t.Errorf("only %d variants tried", variants)
+	}
+}
