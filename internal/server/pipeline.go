@@ -157,6 +157,10 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.serveFilteredList(rw, r, st, rawPath, rawQuery)
 		return
 	}
+	if rt.direct && direct(r) {
+		s.forwardDirect(rw, r, st, rawPath, rawQuery) // forward.go
+		return
+	}
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	rt.proxy.ServeHTTP(rw, r.WithContext(ctx))
 }

@@ -47,7 +47,7 @@ func (s *Server) newProxy(rt *runtime) *httputil.ReverseProxy {
 		// each piece arrives, and writes the others once, at the end.
 		FlushInterval:  0,
 		ModifyResponse: func(resp *http.Response) error { return s.modifyResponse(resp) },
-		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { s.proxyError(w, r, err) },
+		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { s.proxyError(w, r, stateOf(r), err) },
 	}
 }
 
@@ -57,8 +57,7 @@ var errAuditUnavailable = errors.New("the request's audit record could not be wr
 
 // proxyError answers a request the proxy could not complete: Airflow was
 // unreachable, slow, or its answer must be withheld.
-func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
-	st := stateOf(r)
+func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, st *reqState, err error) {
 	id := ""
 	if st != nil {
 		id = st.id
@@ -112,6 +111,8 @@ func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // applyUpstreamHeaders makes out carry airgate's view of the caller and
 // airgate's credentials, and nothing the client claimed about itself.
 func (rt *runtime) applyUpstreamHeaders(out, in *http.Request, st *reqState, s *Server) {
+	// What the client's proxies said is read before their headers go.
+	proto, host := rt.trusted.forwardedProto(in), rt.trusted.forwardedHost(in)
 	if n := stripHeaders(out.Header); n > 0 {
 		s.metrics.stripped.Add(float64(n))
 	}
@@ -127,8 +128,8 @@ func (rt *runtime) applyUpstreamHeaders(out, in *http.Request, st *reqState, s *
 	if st.clientIP.IsValid() {
 		set("X-Forwarded-For", st.clientIPText)
 	}
-	set("X-Forwarded-Proto", rt.trusted.forwardedProto(in))
-	set("X-Forwarded-Host", rt.trusted.forwardedHost(in))
+	set("X-Forwarded-Proto", proto)
+	set("X-Forwarded-Host", host)
 	set("X-Request-Id", st.id)
 	out.Host = rt.upstream.Host
 	if rt.basicAuth != nil {
@@ -159,12 +160,20 @@ func (rt *runtime) applyUpstreamHeaders(out, in *http.Request, st *reqState, s *
 // dag_run_id).
 const maxResponseInspect = 4 << 20
 
-// modifyResponse queues a deferred decision record before Airflow's
-// answer is passed on, and captures the dag_run_id of runs airgate
-// triggered.
+// modifyResponse is the proxy's hook for answered.
 func (s *Server) modifyResponse(resp *http.Response) error {
 	st := stateOf(resp.Request)
-	if st == nil || st.class.Op == nil {
+	if st == nil {
+		return nil
+	}
+	return s.answered(st, resp)
+}
+
+// answered sees Airflow's answer before any of it is passed on: it queues
+// a deferred decision record and captures the dag_run_id of runs airgate
+// triggered.
+func (s *Server) answered(st *reqState, resp *http.Response) error {
+	if st.class.Op == nil {
 		return nil
 	}
 	if !s.recordAnswered(resp.Request.Context(), st, resp.StatusCode) {

@@ -88,12 +88,16 @@ type runtime struct {
 	proxy      *httputil.ReverseProxy
 	transport  *http.Transport
 	// forward is the proxy's transport: transport, or a directTransport
-	// over it for a plain-HTTP upstream.
-	forward   http.RoundTripper
-	trusted   trustedProxies
-	minter    *tokens.AirflowMinter // Airflow 3
-	basicAuth *upstreamCred         // Airflow 2: the service account, re-read from the rotation store
-	dags      *dagCache
+	// over it for a plain-HTTP upstream (then direct is set, and
+	// body-less reads skip the reverse proxy: forward.go).
+	forward http.RoundTripper
+	direct  bool
+	// upstreamRT is forward with the Airflow 2 credential's retry.
+	upstreamRT http.RoundTripper
+	trusted    trustedProxies
+	minter     *tokens.AirflowMinter // Airflow 3
+	basicAuth  *upstreamCred         // Airflow 2: the service account, re-read from the rotation store
+	dags       *dagCache
 	// airflowKeys are Airflow's own public keys, published with airgate's.
 	airflowKeys []jose.JSONWebKey
 	sso         *ssoRuntime
@@ -289,7 +293,7 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 	}
 	rt.forward = rt.transport
 	if up.Scheme == "http" {
-		rt.forward = newDirectTransport(rt.transport, hostPort(up), cfg.Upstream.Timeout.D(), cfg.Upstream.MaxIdleConns)
+		rt.forward, rt.direct = newDirectTransport(rt.transport, hostPort(up), cfg.Upstream.Timeout.D(), cfg.Upstream.MaxIdleConns), true
 	}
 	switch cfg.Upstream.AirflowVersion {
 	case 2:
@@ -335,6 +339,7 @@ func (s *Server) build(cfg *config.Config, o Options) (*runtime, error) {
 		rt.exchange.close()
 		return nil, err
 	}
+	rt.upstreamRT = rt.basicAuth.wrap(rt.forward)
 	rt.proxy = s.newProxy(rt)
 	return rt, nil
 }
