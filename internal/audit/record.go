@@ -18,7 +18,9 @@ type Kind string
 // Record kinds.
 const (
 	// KindDecision is a gateway decision, written before the request
-	// reaches Airflow.
+	// reaches Airflow; or, for a read in the gateway's fast mode, once
+	// Airflow's answer arrives and before it is passed on, carrying the
+	// outcome itself (Status, Latency) instead of an outcome record.
 	KindDecision Kind = "decision"
 	// KindOutcome completes a decision after Airflow answered: Status,
 	// DAGRunID and Latency, with Ref naming the decision's sequence number.

@@ -151,7 +151,8 @@ type Audit struct {
 	// Default airgate.db beside the config file.
 	DB string `yaml:"db"`
 	// Mode is "strict" (a request is forwarded only after its record is
-	// durable) or "fast" (see docs). Default strict.
+	// durable) or "fast" (reads and denials recorded once queued: see
+	// docs/operations.md, "Audit modes"). Default strict.
 	Mode string `yaml:"mode"`
 	// CheckpointEvery and CheckpointInterval set how often a signed
 	// checkpoint is written. Defaults 1000 records, 60s.
