@@ -133,17 +133,7 @@ func TestForwardDirect(t *testing.T) {
 	})
 
 	t.Run("a truncated answer ends the client's connection", func(t *testing.T) {
-		c, err := net.Dial("tcp", strings.TrimPrefix(s.gwURL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c, "GET /api/v1/dags/team_a_daily HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nX-Test-Case: truncated\r\n\r\n", alice)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := rawGet(t, s.gwURL, "Authorization: Bearer "+alice+"\r\nX-Test-Case: truncated\r\n")
 		b, err := io.ReadAll(resp.Body)
 		if err == nil {
 			t.Errorf("read a complete answer (%d %q) from a truncated one", resp.StatusCode, b)
@@ -151,20 +141,29 @@ func TestForwardDirect(t *testing.T) {
 	})
 
 	t.Run("no User-Agent stays none", func(t *testing.T) {
-		c, err := net.Dial("tcp", strings.TrimPrefix(s.gwURL, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(10 * time.Second))
-		fmt.Fprintf(c, "GET /api/v1/dags/team_a_daily HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", alice)
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := rawGet(t, s.gwURL, "Authorization: Bearer "+alice+"\r\n")
 		resp.Body.Close()
 		if ua := last().header.Values("User-Agent"); resp.StatusCode != 200 || len(ua) != 0 {
 			t.Errorf("= %d; upstream got User-Agent %q, want none", resp.StatusCode, ua)
 		}
 	})
+}
+
+// rawGet sends GET /api/v1/dags/team_a_daily to the gateway at base with
+// exactly the given header lines (each ending in CRLF) and nothing else,
+// not even a User-Agent, and reads the answer's head.
+func rawGet(t *testing.T, base, headers string) *http.Response {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	fmt.Fprintf(c, "GET /api/v1/dags/team_a_daily HTTP/1.1\r\nHost: x\r\n%s\r\n", headers)
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
 }

@@ -109,21 +109,27 @@ func TestUpstreamFailures(t *testing.T) {
 }
 
 func TestFailClosed(t *testing.T) {
-	t.Run("audit store cannot write", func(t *testing.T) {
-		s := newStack(t, 2, nil)
-		bob := s.userToken("bob", false)
-		if err := s.gw.audit.Close(); err != nil {
-			t.Fatal(err)
-		}
-		s.airflow.Reset()
-		r := s.do("GET", "/api/v1/dags", bob, "", nil)
-		if r.status != 503 || r.json(t)["code"] != "audit-unavailable" {
-			t.Errorf("status %d %s, want 503 audit-unavailable", r.status, r.body)
-		}
-		if len(s.airflow.Requests()) != 0 {
-			t.Error("an unaudited request reached Airflow")
-		}
-	})
+	// In fast mode too: with the audit log known to be down, a read is
+	// refused before it reaches Airflow.
+	for _, mode := range []string{"strict", "fast"} {
+		t.Run("audit store cannot write, "+mode, func(t *testing.T) {
+			s := newStack(t, 2, func(c *config.Config) { c.Audit.Mode = mode })
+			bob := s.userToken("bob", false)
+			if err := s.gw.audit.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s.airflow.Reset()
+			for _, path := range []string{"/api/v1/dags", "/api/v1/dags/team_a_daily"} {
+				r := s.do("GET", path, bob, "", nil)
+				if r.status != 503 || r.json(t)["code"] != "audit-unavailable" {
+					t.Errorf("%s: status %d %s, want 503 audit-unavailable", path, r.status, r.body)
+				}
+			}
+			if len(s.airflow.Requests()) != 0 {
+				t.Error("an unaudited request reached Airflow")
+			}
+		})
+	}
 	t.Run("graph unreachable", func(t *testing.T) {
 		s := newStack(t, 3, nil)
 		alice := s.userToken("alice", false)

@@ -179,17 +179,28 @@ func TestDirectTransportRetriesOnClosedIdleConnection(t *testing.T) {
 	}
 }
 
-// An answer followed by bytes nobody asked for, or one that asks to close,
-// never leaves its connection in the pool.
+// An answer followed by bytes nobody asked for (at once, or while the
+// connection is idle), or one that asks to close, never leaves its
+// connection in use.
 func TestDirectTransportDropsSuspectConnections(t *testing.T) {
-	for _, tc := range []struct{ name, answer string }{
-		{"trailing bytes", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nforged"},
-		{"connection close", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"},
+	const ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+	const forged = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged"
+	for _, tc := range []struct {
+		name, answer, late string
+		pause              time.Duration // between the client's requests
+	}{
+		{name: "trailing bytes", answer: ok + forged},
+		{name: "bytes while idle", answer: ok, late: forged, pause: 60 * time.Millisecond},
+		{name: "connection close", answer: "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, conns := rawUpstream(t, func(c net.Conn, br *bufio.Reader) {
 				for readRequest(br) {
 					io.WriteString(c, tc.answer)
+					if tc.late != "" {
+						time.Sleep(20 * time.Millisecond)
+						io.WriteString(c, tc.late)
+					}
 				}
 			})
 			d, _ := newTestDirect(t, u, time.Second)
@@ -197,33 +208,12 @@ func TestDirectTransportDropsSuspectConnections(t *testing.T) {
 				if code, _, body := fetch(t, d, "GET", u+"/x", nil); code != 200 || body != "ok" {
 					t.Fatalf("request %d = %d %q (an answer meant for nobody was read)", i, code, body)
 				}
+				time.Sleep(tc.pause)
 			}
 			if n := conns.Load(); n != 3 {
 				t.Errorf("%d connections for 3 requests, want 3 (none reused)", n)
 			}
 		})
-	}
-}
-
-// Bytes that arrive on an idle connection after its answer are caught
-// before the connection carries another request.
-func TestDirectTransportProbesIdleConnections(t *testing.T) {
-	u, conns := rawUpstream(t, func(c net.Conn, br *bufio.Reader) {
-		for readRequest(br) {
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-			time.Sleep(20 * time.Millisecond)
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged")
-		}
-	})
-	d, _ := newTestDirect(t, u, time.Second)
-	for i := range 3 {
-		if code, _, body := fetch(t, d, "GET", u+"/x", nil); code != 200 || body != "ok" {
-			t.Fatalf("request %d = %d %q (an answer meant for nobody was read)", i, code, body)
-		}
-		time.Sleep(60 * time.Millisecond)
-	}
-	if n := conns.Load(); n != 3 {
-		t.Errorf("%d connections for 3 requests, want 3", n)
 	}
 }
 
