@@ -55,6 +55,9 @@ func (s *Server) forwardDirect(w http.ResponseWriter, r *http.Request, st *reqSt
 
 	dst := w.Header()
 	for k, vv := range resp.Header {
+		if k == "X-Request-Id" {
+			continue // airgate's id names the request, not Airflow's
+		}
 		dst[k] = vv
 	}
 	announced := len(resp.Trailer)

@@ -33,6 +33,7 @@ func directUpstream(t *testing.T) (*httptest.Server, func() []seenRequest) {
 		mu.Unlock()
 		switch r.Header.Get("X-Test-Case") {
 		case "hop":
+			w.Header().Set("X-Request-Id", "airflows-own-id")
 			w.Header().Set("Connection", "X-Internal")
 			w.Header().Set("X-Internal", "for the proxy only")
 			w.Header().Set("Keep-Alive", "timeout=5")
@@ -114,6 +115,9 @@ func TestForwardDirect(t *testing.T) {
 			if v := r.header.Values(k); len(v) != 0 {
 				t.Errorf("client got %s: %q", k, v)
 			}
+		}
+		if ids := r.header.Values("X-Request-Id"); len(ids) != 1 || ids[0] != h.Get("X-Request-Id") {
+			t.Errorf("client got request ids %q, want airgate's (%q) alone", ids, h.Get("X-Request-Id"))
 		}
 	})
 
