@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unique"
 
 	"github.com/airgate/airgate/internal/identity"
 )
@@ -128,20 +129,24 @@ func (c *claims) isApp() bool {
 // principal builds the principal of verified claims; aud is the matched
 // audience and fp the token's fingerprint.
 func (c *claims) principal(aud, fp string) *identity.Principal {
+	// Principals live in the verified-token cache, many for one user or
+	// app (each token, each refresh): their strings are interned, so the
+	// tenant, the user, the groups and the rest are held once, not once a
+	// token.
 	p := &identity.Principal{
 		Kind:             identity.User,
-		TenantID:         c.Tid,
-		ObjectID:         c.Oid,
-		Subject:          c.Sub,
-		DisplayName:      c.Name,
-		Groups:           c.Groups,
+		TenantID:         intern(c.Tid),
+		ObjectID:         intern(c.Oid),
+		Subject:          intern(c.Sub),
+		DisplayName:      intern(c.Name),
+		Groups:           internAll(c.Groups),
 		GroupsOverage:    c.groupsOverage(),
-		AppRoles:         c.Roles,
-		AMR:              c.Amr,
-		ACR:              c.Acr,
-		Issuer:           c.Iss,
+		AppRoles:         internAll(c.Roles),
+		AMR:              internAll(c.Amr),
+		ACR:              intern(c.Acr),
+		Issuer:           intern(c.Iss),
 		Audience:         aud,
-		TokenVersion:     c.Ver,
+		TokenVersion:     intern(c.Ver),
 		Expiry:           c.Exp.Time,
 		TokenFingerprint: fp,
 	}
@@ -149,23 +154,41 @@ func (c *claims) principal(aud, fp string) *identity.Principal {
 		p.IssuedAt = c.Iat.Time
 	}
 	if c.Scp != "" {
-		p.Scopes = strings.Fields(c.Scp)
+		p.Scopes = internAll(strings.Fields(c.Scp))
 	}
 	if c.Ver == Version2 {
-		p.AppID = firstNonEmpty(c.Azp, c.Appid)
+		p.AppID = intern(firstNonEmpty(c.Azp, c.Appid))
 	} else {
-		p.AppID = firstNonEmpty(c.Appid, c.Azp)
+		p.AppID = intern(firstNonEmpty(c.Appid, c.Azp))
 	}
 	if c.isApp() {
 		p.Kind = identity.App
 		return p
 	}
 	if c.Ver == Version2 {
-		p.UPN = firstNonEmpty(c.PreferredUsername, c.Upn, c.UniqueName)
+		p.UPN = intern(firstNonEmpty(c.PreferredUsername, c.Upn, c.UniqueName))
 	} else {
-		p.UPN = firstNonEmpty(c.Upn, c.UniqueName, c.PreferredUsername)
+		p.UPN = intern(firstNonEmpty(c.Upn, c.UniqueName, c.PreferredUsername))
 	}
 	return p
+}
+
+// intern returns the canonical copy of s (unique.Make): equal strings
+// share their bytes, which the garbage collector frees once no principal
+// holds them.
+func intern(s string) string {
+	if s == "" {
+		return s
+	}
+	return unique.Make(s).Value()
+}
+
+// internAll interns ss's elements in place and returns ss.
+func internAll(ss []string) []string {
+	for i, s := range ss {
+		ss[i] = intern(s)
+	}
+	return ss
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -1,8 +1,12 @@
 package authn
 
 import (
+	"context"
 	"crypto/rsa"
 	"testing"
+	"unsafe"
+
+	"github.com/airgate/airgate/internal/identity"
 
 	jose "github.com/go-jose/go-jose/v4"
 )
@@ -46,5 +50,41 @@ func TestVerifyRS256AgreesWithJose(t *testing.T) {
 	}
 	if variants < 1000 {
 		t.Errorf("only %d variants tried", variants)
+	}
+}
+
+// Principals of different tokens of one user share their strings: the
+// verified-token cache holds a user's identity once, not once a token.
+func TestPrincipalsShareStrings(t *testing.T) {
+	clk := newClock()
+	k := newRSAKey(t, "k1", 0)
+	f := newFakeIdP(t, false, k)
+	v := newVerifier(t, f.options(clk))
+	var ps []*identity.Principal
+	for i := range 2 {
+		claims := with(v2UserClaims(f, tenantA, clk.Now()), "uti", i)
+		claims["groups"] = []string{"1a0c0002-0000-4000-8000-0000000000a2", "1a0c0003-0000-4000-8000-0000000000a3"}
+		p, err := v.Verify(context.Background(), sign(t, k, nil, claims))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	a, b := ps[0], ps[1]
+	if a.TokenFingerprint == b.TokenFingerprint {
+		t.Fatal("two tokens, one fingerprint")
+	}
+	same := func(name, x, y string) {
+		if x != y || unsafe.StringData(x) != unsafe.StringData(y) {
+			t.Errorf("%s: %q and %q are held twice", name, x, y)
+		}
+	}
+	same("tenant", a.TenantID, b.TenantID)
+	same("object id", a.ObjectID, b.ObjectID)
+	same("upn", a.UPN, b.UPN)
+	same("issuer", a.Issuer, b.Issuer)
+	same("app id", a.AppID, b.AppID)
+	for i := range a.Groups {
+		same("group", a.Groups[i], b.Groups[i])
 	}
 }
