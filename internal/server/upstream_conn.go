@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -100,7 +101,7 @@ func (t *directTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if reused && !started && attempt == 0 {
+		if reused && !started && attempt == 0 && closedByPeer(err) {
 			continue // Airflow closed the idle connection: once more, on a new one
 		}
 		return nil, err
@@ -151,11 +152,18 @@ func (t *directTransport) roundTrip(ctx context.Context, pc *upConn, r *http.Req
 	return resp, true, nil
 }
 
+// closedByPeer reports whether err says the other end closed the
+// connection (and not, say, that it timed out: that is not tried twice).
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
 // aLongTimeAgo is a deadline that has passed.
 var aLongTimeAgo = time.Unix(1, 0)
 
-// get takes an idle connection, probing one that has been idle for a while,
-// or dials a new one. reused reports an idle one.
+// get takes an idle connection that is still quiet (alive), or dials a
+// new one. reused reports an idle one.
 func (t *directTransport) get(ctx context.Context) (pc *upConn, reused bool, err error) {
 	now := time.Now()
 	for {

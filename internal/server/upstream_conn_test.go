@@ -288,3 +288,38 @@ func TestDirectTransportEarlyCloseDropsConnection(t *testing.T) {
 		t.Errorf("%d connections, want 2 (the half-read one not reused)", n)
 	}
 }
+
+// A reused connection whose answer times out is not tried again: the
+// caller waits one timeout, and Airflow sees the request once.
+func TestDirectTransportTimeoutIsNotRetried(t *testing.T) {
+	var requests atomic.Int64
+	hold := make(chan struct{})
+	defer close(hold)
+	u, _ := rawUpstream(t, func(c net.Conn, br *bufio.Reader) {
+		for readRequest(br) {
+			if requests.Add(1) == 1 {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+				continue
+			}
+			<-hold
+			return
+		}
+	})
+	const timeout = 300 * time.Millisecond
+	d, _ := newTestDirect(t, u, timeout)
+	if code, _, body := fetch(t, d, "GET", u+"/x", nil); code != 200 || body != "ok" {
+		t.Fatalf("first request = %d %q", code, body)
+	}
+	req, _ := http.NewRequest("GET", u+"/x", nil)
+	start := time.Now()
+	_, err := d.RoundTrip(req)
+	if !isTimeout(err) {
+		t.Fatalf("err = %v, want a timeout", err)
+	}
+	if took := time.Since(start); took > timeout*3/2 {
+		t.Errorf("took %s for a %s timeout (tried again?)", took, timeout)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Errorf("upstream saw %d requests, want 2", n)
+	}
+}
