@@ -19,7 +19,7 @@ import (
 // aborting the client's connection) and what airgate's proxy hooks do (the
 // deferred audit record before any byte of the answer is passed on).
 func (s *Server) forwardDirect(w http.ResponseWriter, r *http.Request, st *reqState, rawPath, rawQuery string) {
-	rt := st.rt
+	rt := st.rt // rawPath is originForm (serveGateway checked)
 	// The request is airgate's from here on: its header map becomes the
 	// upstream request's, so nothing the client sent survives by mistake
 	// in a copy.
@@ -84,6 +84,14 @@ func (s *Server) forwardDirect(w http.ResponseWriter, r *http.Request, st *reqSt
 		}
 		dst[k] = vv
 	}
+}
+
+// originForm reports whether path, sent as it is, is an origin-form
+// request target that no server reads as something else: one starting
+// "//" would go out as an absolute URL (its first segment read as a host),
+// so such a request takes the reverse proxy, which sends its path.
+func originForm(path string) bool {
+	return strings.HasPrefix(path, "/") && !strings.HasPrefix(path, "//")
 }
 
 // copyAnswer copies resp's body to w with a pooled buffer, flushing after

@@ -137,15 +137,36 @@ func TestForwardDirect(t *testing.T) {
 	})
 
 	t.Run("a truncated answer ends the client's connection", func(t *testing.T) {
-		resp := rawGet(t, s.gwURL, "Authorization: Bearer "+alice+"\r\nX-Test-Case: truncated\r\n")
+		resp := rawGet(t, s.gwURL, "/api/v1/dags/team_a_daily", "Authorization: Bearer "+alice+"\r\nX-Test-Case: truncated\r\n")
 		b, err := io.ReadAll(resp.Body)
 		if err == nil {
 			t.Errorf("read a complete answer (%d %q) from a truncated one", resp.StatusCode, b)
 		}
 	})
 
+	t.Run("a path starting // never goes out as an absolute URL", func(t *testing.T) {
+		// The catalogue refuses empty segments, API or UI; were one to
+		// be let through, originForm keeps it off the direct path.
+		before := len(seen())
+		for _, p := range []string{"//evil.example/api/v1/dags/team_a_daily", "//evil.example/home"} {
+			resp := rawGet(t, s.gwURL, p, "Authorization: Bearer "+alice+"\r\n")
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Errorf("%s = %d, want 404", p, resp.StatusCode)
+			}
+		}
+		for _, r := range seen()[before:] {
+			t.Errorf("upstream saw request target %q", r.uri)
+		}
+		for path, want := range map[string]bool{"/api/v1/dags": true, "/": true, "//evil.example/x": false, "": false, "*": false} {
+			if got := originForm(path); got != want {
+				t.Errorf("originForm(%q) = %v, want %v", path, got, want)
+			}
+		}
+	})
+
 	t.Run("no User-Agent stays none", func(t *testing.T) {
-		resp := rawGet(t, s.gwURL, "Authorization: Bearer "+alice+"\r\n")
+		resp := rawGet(t, s.gwURL, "/api/v1/dags/team_a_daily", "Authorization: Bearer "+alice+"\r\n")
 		resp.Body.Close()
 		if ua := last().header.Values("User-Agent"); resp.StatusCode != 200 || len(ua) != 0 {
 			t.Errorf("= %d; upstream got User-Agent %q, want none", resp.StatusCode, ua)
@@ -153,10 +174,10 @@ func TestForwardDirect(t *testing.T) {
 	})
 }
 
-// rawGet sends GET /api/v1/dags/team_a_daily to the gateway at base with
+// rawGet sends GET target to the gateway at base, as written, with
 // exactly the given header lines (each ending in CRLF) and nothing else,
 // not even a User-Agent, and reads the answer's head.
-func rawGet(t *testing.T, base, headers string) *http.Response {
+func rawGet(t *testing.T, base, target, headers string) *http.Response {
 	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -164,7 +185,7 @@ func rawGet(t *testing.T, base, headers string) *http.Response {
 	}
 	t.Cleanup(func() { c.Close() })
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	fmt.Fprintf(c, "GET /api/v1/dags/team_a_daily HTTP/1.1\r\nHost: x\r\n%s\r\n", headers)
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n", target, headers)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)

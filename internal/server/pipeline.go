@@ -157,7 +157,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 		s.serveFilteredList(rw, r, st, rawPath, rawQuery)
 		return
 	}
-	if rt.direct && direct(r) {
+	if rt.direct && direct(r) && originForm(rawPath) {
 		s.forwardDirect(rw, r, st, rawPath, rawQuery) // forward.go
 		return
 	}
