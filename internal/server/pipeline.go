@@ -489,8 +489,12 @@ func (s *Server) finish(w *statusWriter, r *http.Request, st *reqState) {
 	}
 	if st.deferRecord && !st.recorded {
 		// The proxy ended without an answer from Airflow or an error
-		// answer of its own (the client went away first).
-		s.recordAnswered(r.Context(), st, status)
+		// answer of its own: the client went away first.
+		answered := status
+		if w.status == 0 {
+			answered = 499
+		}
+		s.recordAnswered(r.Context(), st, answered)
 	} else if st.decision.Allow && !st.deferRecord && (st.seq != 0 || st.ticket != nil) {
 		rec := audit.Record{
 			Kind:      audit.KindOutcome,
