@@ -151,6 +151,28 @@ keys: {file: keys.json}
 	if !strings.Contains(stderr.String(), `"msg":"config reloaded"`) {
 		t.Errorf("no reload logged: %s", stderr.String())
 	}
+	// Request lines, written in batches, are all out once serve has
+	// stopped, whole lines among the others.
+	requests := 0
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		var entry struct {
+			Msg    string `json:"msg"`
+			Status int    `json:"status"`
+		}
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+			continue
+		}
+		if entry.Msg == "request" {
+			requests++
+			if entry.Status != 200 && entry.Status != 403 {
+				t.Errorf("request line with status %d: %s", entry.Status, line)
+			}
+		}
+	}
+	if requests < 2 {
+		t.Errorf("%d request lines logged, want one per request (at least 2): %s", requests, stderr.String())
+	}
 	out, errOut, code := run(t, "", "audit", "verify", "--config", filepath.Join(dir, "airgate.yaml"))
 	if code != 0 || strings.Contains(errOut, "warning") || !strings.HasPrefix(out, "ok: ") {
 		t.Errorf("audit verify after serve = %d: %s %s", code, out, errOut)
