@@ -225,6 +225,15 @@ func Open(ctx context.Context, dsn string, opts Options) (*Log, error) {
 	return l, nil
 }
 
+// hurry ends the writer's wait for more early-acknowledged records (see
+// gatherer.gather); a signal already pending stands for this one.
+func (l *Log) hurry() {
+	select {
+	case l.urgent <- struct{}{}:
+	default:
+	}
+}
+
 // Stats are counters of the writer since the log was opened.
 type Stats struct {
 	Commits uint64 // successful group commits (transactions)
@@ -290,12 +299,8 @@ func (l *Log) enqueue(ctx context.Context, r *request) error {
 	select {
 	case l.reqs <- r:
 		if !r.async || len(l.reqs) >= cap(l.reqs)/2 {
-			// Somebody waits for this record, or the queue is filling:
-			// end the writer's wait for more early-acknowledged records.
-			select {
-			case l.urgent <- struct{}{}:
-			default:
-			}
+			// Somebody waits for this record, or the queue is filling.
+			l.hurry()
 		}
 		return nil
 	case <-ctx.Done():
@@ -416,10 +421,7 @@ func (l *Log) Close() error {
 	l.mu.Unlock()
 	if wasOpen {
 		close(l.reqs)
-		select {
-		case l.urgent <- struct{}{}:
-		default:
-		}
+		l.hurry()
 	}
 	<-l.stopped
 	dbErr := l.db.Close()
