@@ -2,6 +2,7 @@ package server
 
 import (
 	"io"
+	"iter"
 	"mime"
 	"net/http"
 	"net/textproto"
@@ -142,25 +143,38 @@ var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy
 // its Connection header names; "TE: trailers" is kept, as ReverseProxy
 // keeps it.
 func removeHopHeaders(h http.Header) {
-	for _, v := range h["Connection"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = textproto.TrimString(f); f != "" {
-				delete(h, textproto.CanonicalMIMEHeaderKey(f))
-			}
-		}
+	for f := range headerTokens(h["Connection"]) {
+		delete(h, textproto.CanonicalMIMEHeaderKey(f))
 	}
-	trailers := false
-	for _, v := range h["Te"] {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(textproto.TrimString(f), "trailers") {
-				trailers = true
-			}
-		}
-	}
+	trailers := hasToken(h["Te"], "trailers")
 	for _, k := range hopHeaders {
 		delete(h, k)
 	}
 	if trailers {
 		h["Te"] = []string{"trailers"}
 	}
+}
+
+// headerTokens yields the comma-separated elements of a list header's
+// values (RFC 9110 §5.6.1), trimmed, the empty ones left out.
+func headerTokens(vals []string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, v := range vals {
+			for f := range strings.SplitSeq(v, ",") {
+				if f = textproto.TrimString(f); f != "" && !yield(f) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// hasToken reports whether a list header's values hold token, in any case.
+func hasToken(vals []string, token string) bool {
+	for f := range headerTokens(vals) {
+		if strings.EqualFold(f, token) {
+			return true
+		}
+	}
+	return false
 }

@@ -40,7 +40,7 @@ func (s *Server) newProxy(rt *runtime) *httputil.ReverseProxy {
 			// and client-sent Forwarded/X-Forwarded-*; remove the rest.
 			rt.applyUpstreamHeaders(pr.Out, pr.In, st, s)
 		},
-		Transport:  timedTransport{rt.basicAuth.wrap(rt.forward)},
+		Transport:  timedTransport{rt.upstreamRT},
 		BufferPool: proxyBuffers,
 		// FlushInterval 0: ReverseProxy flushes streamed answers (no
 		// Content-Length, such as task logs, or text/event-stream) as

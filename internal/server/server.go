@@ -92,7 +92,8 @@ type runtime struct {
 	// body-less reads skip the reverse proxy: forward.go).
 	forward http.RoundTripper
 	direct  bool
-	// upstreamRT is forward with the Airflow 2 credential's retry.
+	// upstreamRT is forward with the Airflow 2 credential's retry: what
+	// the proxy and forwardDirect send with.
 	upstreamRT http.RoundTripper
 	trusted    trustedProxies
 	minter     *tokens.AirflowMinter // Airflow 3

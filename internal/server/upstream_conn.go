@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -70,17 +69,7 @@ func direct(r *http.Request) bool {
 	if r.Body != nil && r.Body != http.NoBody || r.ContentLength != 0 || r.Close {
 		return false
 	}
-	if r.Header["Upgrade"] != nil {
-		return false
-	}
-	for _, v := range r.Header["Connection"] {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), "upgrade") {
-				return false
-			}
-		}
-	}
-	return true
+	return r.Header["Upgrade"] == nil && !hasToken(r.Header["Connection"], "upgrade")
 }
 
 func (t *directTransport) RoundTrip(r *http.Request) (*http.Response, error) {
