@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -175,5 +176,57 @@ func TestStreamedAnswersAreFlushed(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the first piece of a streamed answer did not arrive before Airflow finished")
+	}
+}
+
+// A read whose caller goes away before Airflow answers is recorded, with
+// 499, not left out and not recorded as answered.
+func TestFastAuditRecordsAbandonedRead(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release
+	}))
+	defer up.Close()
+	defer close(release)
+	s := newStack(t, 2, func(c *config.Config) {
+		fastAudit(c)
+		c.Upstream.URL = up.URL
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", s.gwURL+"/api/v1/dags/team_a_daily", nil)
+	req.Header.Set("Authorization", "Bearer "+s.userToken("alice", false))
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	<-arrived
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("the abandoned request got an answer")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		var found []audit.Record
+		for _, rec := range s.auditRecords() {
+			if rec.Path == "/api/v1/dags/team_a_daily" {
+				found = append(found, rec)
+			}
+		}
+		if len(found) == 1 {
+			if d := found[0]; d.Kind != audit.KindDecision || d.Decision != audit.DecisionAllow || d.Status != 499 {
+				t.Errorf("record of an abandoned read = %+v, want an allow decision with status 499", d)
+			}
+			return
+		}
+		if len(found) > 1 || time.Now().After(deadline) {
+			t.Fatalf("records of an abandoned read = %+v, want exactly one", found)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

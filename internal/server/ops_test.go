@@ -67,6 +67,8 @@ func TestOperationalEndpoints(t *testing.T) {
 		"airgate_jwks_refreshes_total 1",
 		"airgate_token_cache_hit_ratio 0.5",
 		"airgate_graph_calls_total",
+		"airgate_audit_commits_total",
+		"airgate_audit_records_total",
 	} {
 		if !strings.Contains(string(m.body), want) {
 			t.Errorf("metrics lack %q", want)
