@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +24,9 @@ type config struct {
 	fresh  bool   // a different token per request (fresh.lua)
 	gw     *gateway
 	pids   []int // the server processes whose CPU time the requests cost
+	// proxyPID is the process between wrk and the upstream (0 for
+	// direct): its resident set is sampled during each run.
+	proxyPID int
 	// stats per round
 	runs []runStats
 }
@@ -32,8 +36,8 @@ type runStats struct {
 	wrk          wrkResult
 	newUpstream  int64   // upstream connections accepted during the run
 	upstreamReqs int64   // requests the upstream answered during the run
-	rssMax       int64   // bytes, airgate only
-	rssAnonMax   int64   // bytes, airgate only
+	rssMax       int64   // bytes, the proxy's
+	rssAnonMax   int64   // bytes, the proxy's
 	auditRecords int64   // records appended during the run, airgate only
 	auditSeconds float64 // wall time the records were counted over
 	cacheHits    float64 // verified-token cache hits during the run
@@ -99,6 +103,11 @@ func runHarness(ctx context.Context, o *options) error {
 		return err
 	}
 	defer ref.stop()
+	rel, err := startChild(ctx, o, pin, "relay", "-upstream", up.addrs[0])
+	if err != nil {
+		return err
+	}
+	defer rel.stop()
 	var gws []*gateway
 	defer func() {
 		for _, g := range gws {
@@ -123,35 +132,44 @@ func runHarness(ctx context.Context, o *options) error {
 		dagPath = "/api/v2/dags/team_a_etl"
 	}
 	bearer := "Authorization: Bearer " + token
-	cfgs := []*config{
-		{name: "direct (upstream alone)", url: upURL + dagPath, conns: o.conns, header: bearer},
-		{name: "reference proxy", url: "http://" + ref.addrs[0] + dagPath, conns: o.conns, header: bearer},
-		{name: "airgate, cached token, fast audit", url: fast.url + dagPath, conns: o.conns, header: bearer, gw: fast},
-		{name: "airgate, fresh token, fast audit", url: fast.url + dagPath, conns: o.conns, fresh: true, gw: fast},
-		{name: "airgate, cached token, strict audit", url: strict.url + dagPath, conns: o.conns, header: bearer, gw: strict},
-	}
-	direct, reference, cached, fresh, strictC := cfgs[0], cfgs[1], cfgs[2], cfgs[3], cfgs[4]
 	upPID := up.cmd.Process.Pid
-	direct.pids = []int{upPID}
-	reference.pids = []int{upPID, ref.cmd.Process.Pid}
-	for _, c := range cfgs[2:] {
-		c.pids = []int{upPID, c.gw.pid()}
+	// proxy is a configuration measured through one of the proxies; its
+	// CPU time counts the upstream's too.
+	proxy := func(c *config, pid int) *config {
+		c.proxyPID, c.pids = pid, []int{upPID, pid}
+		return c
 	}
-	var lat []*config
+	direct := &config{name: "direct (upstream alone)", url: upURL + dagPath, conns: o.conns, header: bearer, pids: []int{upPID}}
+	relay := proxy(&config{name: "TCP relay (no HTTP)", url: "http://" + rel.addrs[0] + dagPath, conns: o.conns, header: bearer}, rel.cmd.Process.Pid)
+	reference := proxy(&config{name: "reference proxy", url: "http://" + ref.addrs[0] + dagPath, conns: o.conns, header: bearer}, ref.cmd.Process.Pid)
+	cached := proxy(&config{name: "airgate, cached token, fast audit", url: fast.url + dagPath, conns: o.conns, header: bearer, gw: fast}, fast.pid())
+	fresh := proxy(&config{name: "airgate, fresh token, fast audit", url: fast.url + dagPath, conns: o.conns, fresh: true, gw: fast}, fast.pid())
+	strictC := proxy(&config{name: "airgate, cached token, strict audit", url: strict.url + dagPath, conns: o.conns, header: bearer, gw: strict}, strict.pid())
+	var cfgs []*config
+	if o.throughput {
+		cfgs = []*config{direct, relay, reference, cached, fresh, strictC}
+	}
+	// One request at a time: the same servers, c=1.
+	at1 := func(c *config, name string) *config {
+		d := *c
+		d.name, d.conns, d.runs = name, 1, nil
+		return &d
+	}
+	lat := latencyConfigs{
+		direct:    at1(direct, "direct, c=1"),
+		fast:      at1(cached, "airgate fast audit, c=1"),
+		strict:    at1(strictC, "airgate strict audit, c=1"),
+		reference: at1(reference, "reference proxy, c=1"),
+		relay:     at1(relay, "TCP relay, c=1"),
+	}
+	var latCfgs []*config
 	if o.latency {
-		lat = []*config{
-			{name: "direct, c=1", url: direct.url, conns: 1, header: bearer},
-			{name: "airgate fast audit, c=1", url: cached.url, conns: 1, header: bearer, gw: fast},
-			{name: "airgate strict audit, c=1", url: strictC.url, conns: 1, header: bearer, gw: strict},
-			{name: "reference proxy, c=1", url: reference.url, conns: 1, header: bearer},
-		}
-		lat[0].pids = direct.pids
-		lat[1].pids, lat[2].pids, lat[3].pids = cached.pids, strictC.pids, reference.pids
+		latCfgs = lat.all()
 	}
 
 	// Every path answers 200 with the upstream's body before anything is
 	// measured: a benchmark of 401s or 403s would measure nothing.
-	for _, c := range append(cfgs, lat...) {
+	for _, c := range append(slices.Clone(cfgs), latCfgs...) {
 		h := http.Header{}
 		if c.header != "" {
 			k, v, _ := strings.Cut(c.header, ": ")
@@ -227,8 +245,8 @@ func runHarness(ctx context.Context, o *options) error {
 			}
 		}
 		var rss *rssSampler
-		if c.gw != nil {
-			rss = sampleRSS(c.gw.pid())
+		if c.proxyPID != 0 {
+			rss = sampleRSS(c.proxyPID)
 		}
 		l.duration = o.duration
 		if c.fresh {
@@ -278,8 +296,10 @@ func runHarness(ctx context.Context, o *options) error {
 		// counts are the load's alone.
 		rs.newUpstream = after.Accepted - before.Accepted
 		rs.upstreamReqs = after.Requests - before.Requests
-		if c.gw != nil {
+		if rss != nil {
 			rs.rssMax, rs.rssAnonMax = rss.done()
+		}
+		if c.gw != nil {
 			seq1, err := readers[c.gw].head(ctx)
 			if err != nil {
 				return err
@@ -304,6 +324,9 @@ func runHarness(ctx context.Context, o *options) error {
 	}
 
 	for r := range o.rounds {
+		if len(cfgs) == 0 {
+			break
+		}
 		logf("round %d/%d, c=%d, %s each", r+1, o.rounds, o.conns, o.duration)
 		for _, c := range cfgs {
 			if err := measure(c); err != nil {
@@ -312,11 +335,11 @@ func runHarness(ctx context.Context, o *options) error {
 		}
 	}
 	for r := range o.rounds {
-		if len(lat) == 0 {
+		if len(latCfgs) == 0 {
 			break
 		}
 		logf("latency round %d/%d, c=1, %s each", r+1, o.rounds, o.duration)
-		for _, c := range lat {
+		for _, c := range latCfgs {
 			if err := measure(c); err != nil {
 				return err
 			}
@@ -325,13 +348,23 @@ func runHarness(ctx context.Context, o *options) error {
 	hwm, _ := procStatus(fast.pid(), "VmHWM")
 
 	rep := report{
-		o: o, cfgs: cfgs, lat: lat,
-		direct: direct, reference: reference, cached: cached, fresh: fresh, strict: strictC,
+		o: o, cfgs: cfgs, latCfgs: latCfgs, lat: lat,
+		direct: direct, relay: relay, reference: reference, cached: cached, fresh: fresh, strict: strictC,
 		hwm: hwm, pinned: pin.taskset != "", loadBefore: loadBefore, loadAfter: loadAvg(),
 		elapsed: time.Since(start), tokens: o.tokens, cpus: runtime.NumCPU(),
 	}
 	rep.print(os.Stdout)
 	return nil
+}
+
+// latencyConfigs are the one-request-at-a-time configurations.
+type latencyConfigs struct {
+	direct, fast, strict, reference, relay *config
+}
+
+// all lists them in the order they run in each round.
+func (l latencyConfigs) all() []*config {
+	return []*config{l.direct, l.relay, l.fast, l.strict, l.reference}
 }
 
 // gatewayCounters are the airgate metrics read before and after each run.

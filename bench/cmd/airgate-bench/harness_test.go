@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -56,5 +59,49 @@ func TestBenchPolicyHasADozenRoles(t *testing.T) {
 	roles := strings.Count(p, "-operator:\n") + strings.Count(p, "admin-with-mfa:\n")
 	if roles != 12 || strings.Count(p, "when:") != 1 {
 		t.Errorf("bench policy has %d roles and %d conditions, want 12 and 1:\n%s", roles, strings.Count(p, "when:"), p)
+	}
+}
+
+func TestRelayCopiesBothWays(t *testing.T) {
+	up, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	go func() {
+		c, err := up.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		b := make([]byte, 5)
+		if _, err := io.ReadFull(c, b); err != nil {
+			return
+		}
+		_, _ = c.Write(append([]byte("echo "), b...))
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() { relay(ctx, server, up.Addr().String()); close(done) }()
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 10)
+	if _, err := io.ReadFull(client, got); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "echo hello" {
+		t.Errorf("relayed answer %q, want %q", got, "echo hello")
+	}
+	// The upstream closed its end: the relay closes the client's.
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("relay still running after the upstream closed")
+	}
+	if _, err := client.Read(got); err == nil {
+		t.Error("client connection still open after the relay ended")
 	}
 }

@@ -10,7 +10,8 @@
 //	ratio=R airgate_rps=N reference_rps=N cold_ratio=R p50_added_us=N p99_added_us=N rss_mib=N audit_records_per_s=N
 //
 // Run it through bench/run.sh, which installs wrk and builds both binaries.
-// The subcommands upstream and reference are the harness's own child
+// The subcommands upstream, reference and relay (a TCP relay that does not
+// parse HTTP: the floor of any proxy here) are the harness's own child
 // processes. Every address is on loopback.
 package main
 
@@ -45,6 +46,8 @@ func run(ctx context.Context, args []string) error {
 			return runUpstream(ctx, args[1:])
 		case "reference":
 			return runReference(ctx, args[1:])
+		case "relay":
+			return runRelay(ctx, args[1:])
 		}
 	}
 	o, err := parseOptions(args)
@@ -68,6 +71,7 @@ type options struct {
 	airflow     int           // Airflow version airgate is configured for
 	requestLogs bool          // airgate's per-request log lines (its default: on)
 	latency     bool          // run the c=1 latency rounds
+	throughput  bool          // run the c=-c throughput rounds
 	gomemlimit  string        // GOMEMLIMIT for airgate ("" = unset)
 	profile     string        // directory for CPU profiles of airgate ("" = none)
 	airgateEnv  envList       // extra environment of airgate (runtime tuning, reported)
@@ -101,6 +105,7 @@ func parseOptions(args []string) (*options, error) {
 	fs.IntVar(&o.airflow, "airflow", 2, "Airflow version airgate fronts: 2 (GET /api/v1/dags/{id}, basic auth upstream) or 3 (GET /api/v2/dags/{id}, minted JWT)")
 	fs.BoolVar(&o.requestLogs, "request-logs", true, "keep airgate's per-request log line (its default) on; written to a file in the working directory")
 	fs.BoolVar(&o.latency, "latency", true, "run the one-request-at-a-time (c=1) latency rounds")
+	fs.BoolVar(&o.throughput, "throughput", true, "run the throughput rounds (c=-c); -throughput=false measures latency alone")
 	fs.StringVar(&o.gomemlimit, "gomemlimit", "", "GOMEMLIMIT for airgate, e.g. 24MiB (default: unset; the report says when set)")
 	fs.Var(&o.airgateEnv, "airgate-env", "KEY=VALUE added to airgate's environment, e.g. GOMAXPROCS=2 or GOGC=50 (repeatable; the report names them)")
 	fs.StringVar(&o.profile, "profile", "", "write CPU and allocation profiles of airgate in the first round to this directory (runs airgate in dev mode for its /-/debug/pprof endpoint)")
@@ -116,6 +121,8 @@ func parseOptions(args []string) (*options, error) {
 		return nil, errors.New("-airflow must be 2 or 3")
 	case o.tokens < 1000:
 		return nil, errors.New("-tokens must be ≥ 1000")
+	case !o.latency && !o.throughput:
+		return nil, errors.New("-latency=false and -throughput=false leave nothing to measure")
 	}
 	return o, nil
 }

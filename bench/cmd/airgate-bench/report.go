@@ -12,14 +12,15 @@ import (
 
 // report prints the table and the last line.
 type report struct {
-	o                                        *options
-	cfgs, lat                                []*config
-	direct, reference, cached, fresh, strict *config
-	hwm                                      int64
-	pinned                                   bool
-	loadBefore, loadAfter                    string
-	elapsed                                  time.Duration
-	tokens, cpus                             int
+	o                                               *options
+	cfgs, latCfgs                                   []*config
+	lat                                             latencyConfigs
+	direct, relay, reference, cached, fresh, strict *config
+	hwm                                             int64
+	pinned                                          bool
+	loadBefore, loadAfter                           string
+	elapsed                                         time.Duration
+	tokens, cpus                                    int
 }
 
 // median returns the median of xs (the mean of the middle two for an even
@@ -114,7 +115,7 @@ func (rep *report) print(w io.Writer) {
 
 	fmt.Fprintf(w, "%-38s %4s %10s %8s %8s %8s %10s %10s %7s\n", "configuration", "c", "req/s", "vs ref", "p50 µs", "p99 µs", "CPU µs/req", "new conns", "errors")
 	fmt.Fprintln(w, strings.Repeat("-", 111))
-	for _, c := range append(slices.Clone(rep.cfgs), rep.lat...) {
+	for _, c := range append(slices.Clone(rep.cfgs), rep.latCfgs...) {
 		vs := "-"
 		if c.conns == rep.reference.conns && c != rep.direct {
 			vs = fmt.Sprintf("%.2f", ratio(c.med(rps), refRPS))
@@ -134,31 +135,45 @@ func (rep *report) print(w io.Writer) {
 
 	cachedRPS, freshRPS, strictRPS := rep.cached.med(rps), rep.fresh.med(rps), rep.strict.med(rps)
 	r, cold, strictRatio := ratio(cachedRPS, refRPS), ratio(freshRPS, refRPS), ratio(strictRPS, refRPS)
-	var p50Fast, p99Fast, p50Strict, p99Strict, p50Ref, p99Ref float64
-	if len(rep.lat) == 4 {
-		p50Fast, p99Fast = added(rep.lat[1], rep.lat[0], p50), added(rep.lat[1], rep.lat[0], p99)
-		p50Strict, p99Strict = added(rep.lat[2], rep.lat[0], p50), added(rep.lat[2], rep.lat[0], p99)
-		p50Ref, p99Ref = added(rep.lat[3], rep.lat[0], p50), added(rep.lat[3], rep.lat[0], p99)
-	}
 	rss := rep.cached.med(rssMiB)
 	audit := rep.cached.med(auditRPS)
-	fmt.Fprintf(w, "\n%-58s %s\n", "cached token, fast audit ÷ reference (≥ 0.80):", verdict(r, r >= 0.80))
-	fmt.Fprintf(w, "%-58s %s\n", "fresh token, fast audit ÷ reference (≥ 0.45):", verdict(cold, cold >= 0.45))
-	fmt.Fprintf(w, "%-58s %.2f\n", "cached token, strict audit ÷ reference:", strictRatio)
-	if len(rep.lat) == 4 {
-		fmt.Fprintf(w, "%-58s p50 %.0f µs %s, p99 %.0f µs\n", "added latency at c=1, fast audit (p50 ≤ 80 µs):", p50Fast, okMark(p50Fast <= 80), p99Fast)
-		fmt.Fprintf(w, "%-58s p50 %.0f µs, p99 %.0f µs\n", "added latency at c=1, strict audit:", p50Strict, p99Strict)
-		fmt.Fprintf(w, "%-58s p50 %.0f µs, p99 %.0f µs\n", "added latency at c=1, bare reference proxy:", p50Ref, p99Ref)
+	fmt.Fprintln(w)
+	if o.throughput {
+		fmt.Fprintf(w, "%-58s %s\n", "cached token, fast audit ÷ reference (≥ 0.80):", verdict(r, r >= 0.80))
+		fmt.Fprintf(w, "%-58s %s\n", "fresh token, fast audit ÷ reference (≥ 0.45):", verdict(cold, cold >= 0.45))
+		fmt.Fprintf(w, "%-58s %.2f\n", "cached token, strict audit ÷ reference:", strictRatio)
+		fmt.Fprintf(w, "%-58s %.2f (the floor of any proxy here)\n", "TCP relay ÷ reference:", ratio(rep.relay.med(rps), refRPS))
 	}
-	newUp := rep.cached.maxOf(newConns) + rep.fresh.maxOf(newConns) + rep.strict.maxOf(newConns)
-	fmt.Fprintf(w, "%-58s %.0f %s\n", "new upstream connections in airgate's measured runs (0):", newUp, okMark(newUp == 0))
-	fmt.Fprintf(w, "%-58s %.1f MiB %s, of which anonymous %.1f MiB (the rest is the binary's pages); VmHWM over the whole run %.1f MiB%s\n",
-		"airgate RSS under c=32, cached token (≤ 32 MiB):", rss, okMark(rss <= 32), rep.cached.med(anonMiB), float64(rep.hwm)/(1<<20), gomem(o.gomemlimit))
-	// A read is one record in fast mode (its decision, carrying the
-	// answer): the log keeps up when it writes one a request.
-	fmt.Fprintf(w, "%-58s %.0f records/s for %.0f req/s (%s)\n", "audit records written during the cached-token runs:",
-		audit, cachedRPS, map[bool]string{true: "sustained", false: "NOT sustained"}[audit >= cachedRPS*0.97])
-	fmt.Fprintf(w, "%-58s %.1f%% (pool of %d tokens)\n", "verified-token cache hits in the fresh-token runs:", 100*rep.fresh.med(hitRatio), rep.tokens)
+	var p50Fast, p99Fast float64
+	if o.latency {
+		l := rep.lat
+		p50Fast, p99Fast = added(l.fast, l.direct, p50), added(l.fast, l.direct, p99)
+		fmt.Fprintf(w, "%-58s p50 %.0f µs %s, p99 %.0f µs\n", "added latency at c=1, fast audit (p50 ≤ 80 µs):", p50Fast, okMark(p50Fast <= 80), p99Fast)
+		for _, c := range []struct {
+			label string
+			c     *config
+		}{
+			{"added latency at c=1, strict audit:", l.strict},
+			{"added latency at c=1, bare reference proxy:", l.reference},
+			{"added latency at c=1, TCP relay (the floor of any proxy):", l.relay},
+		} {
+			fmt.Fprintf(w, "%-58s p50 %.0f µs, p99 %.0f µs\n", c.label, added(c.c, l.direct, p50), added(c.c, l.direct, p99))
+		}
+	}
+	if o.throughput {
+		newUp := rep.cached.maxOf(newConns) + rep.fresh.maxOf(newConns) + rep.strict.maxOf(newConns)
+		fmt.Fprintf(w, "%-58s %.0f %s\n", "new upstream connections in airgate's measured runs (0):", newUp, okMark(newUp == 0))
+		fmt.Fprintf(w, "%-58s %.1f MiB %s, of which anonymous %.1f MiB (the rest is the binary's pages); VmHWM over the whole run %.1f MiB%s\n",
+			"airgate RSS under c=32, cached token (≤ 32 MiB):", rss, okMark(rss <= 32), rep.cached.med(anonMiB), float64(rep.hwm)/(1<<20), gomem(o.gomemlimit))
+		for _, c := range []*config{rep.reference, rep.relay} {
+			fmt.Fprintf(w, "%-58s %.1f MiB, of which anonymous %.1f MiB\n", c.name+" RSS under c=32, for comparison:", c.med(rssMiB), c.med(anonMiB))
+		}
+		// A read is one record in fast mode (its decision, carrying the
+		// answer): the log keeps up when it writes one a request.
+		fmt.Fprintf(w, "%-58s %.0f records/s for %.0f req/s (%s)\n", "audit records written during the cached-token runs:",
+			audit, cachedRPS, map[bool]string{true: "sustained", false: "NOT sustained"}[audit >= cachedRPS*0.97])
+		fmt.Fprintf(w, "%-58s %.1f%% (pool of %d tokens)\n", "verified-token cache hits in the fresh-token runs:", 100*rep.fresh.med(hitRatio), rep.tokens)
+	}
 	fmt.Fprintf(w, "%-58s %s\n\n", "total time:", rep.elapsed.Round(time.Second))
 
 	fmt.Fprintf(w, "ratio=%.2f airgate_rps=%.0f reference_rps=%.0f cold_ratio=%.2f p50_added_us=%.0f p99_added_us=%.0f rss_mib=%.0f audit_records_per_s=%.0f\n",

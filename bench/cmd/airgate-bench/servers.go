@@ -129,21 +129,69 @@ func runReference(ctx context.Context, args []string) error {
 	return serveChild(ctx, []*http.Server{srv}, []net.Listener{ln})
 }
 
-// serveChild prints the listeners' addresses on one line of stdout (the
-// harness reads it), serves until ctx ends or stdin closes (the harness
-// went away), and shuts down.
-func serveChild(ctx context.Context, srvs []*http.Server, lns []net.Listener) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, len(srvs))
-	addrs := make([]string, len(lns))
-	for i, s := range srvs {
-		addrs[i] = lns[i].Addr().String()
-		go func() { errc <- s.Serve(lns[i]) }()
+// runRelay serves the floor of any proxy on this machine: a TCP relay
+// that copies bytes between each client connection and an upstream
+// connection of its own, without parsing HTTP. What it adds at one request
+// at a time is the cost of the two extra loopback hops alone.
+func runRelay(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
+	upstream := fs.String("upstream", "", "upstream host:port")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
-	fmt.Println(strings.Join(addrs, " "))
+	if _, _, err := net.SplitHostPort(*upstream); err != nil {
+		return fmt.Errorf("-upstream %q: not host:port", *upstream)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	ctx = untilParentGone(ctx)
+	fmt.Println(ln.Addr().String())
 	go func() {
-		// The harness holds our stdin open; EOF means it is gone.
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		go relay(ctx, c, *upstream)
+	}
+}
+
+// relay copies between c and a new connection to upstream until either
+// side closes.
+func relay(ctx context.Context, c net.Conn, upstream string) {
+	defer c.Close()
+	u, err := (&net.Dialer{Timeout: 5 * time.Second}).DialContext(ctx, "tcp", upstream)
+	if err != nil {
+		return
+	}
+	defer u.Close()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		done <- struct{}{}
+	}
+	go pipe(u, c)
+	go pipe(c, u)
+	select {
+	case <-done: // one side closed: close both, which ends the other copy
+	case <-ctx.Done():
+	}
+}
+
+// untilParentGone returns a context that also ends when stdin reaches EOF:
+// the harness holds a child's stdin open while it needs the child.
+func untilParentGone(ctx context.Context) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
 		var b [1]byte
 		for {
 			if _, err := os.Stdin.Read(b[:]); err != nil {
@@ -152,6 +200,21 @@ func serveChild(ctx context.Context, srvs []*http.Server, lns []net.Listener) er
 			}
 		}
 	}()
+	return ctx
+}
+
+// serveChild prints the listeners' addresses on one line of stdout (the
+// harness reads it), serves until ctx ends or stdin closes (the harness
+// went away), and shuts down.
+func serveChild(ctx context.Context, srvs []*http.Server, lns []net.Listener) error {
+	ctx = untilParentGone(ctx)
+	errc := make(chan error, len(srvs))
+	addrs := make([]string, len(lns))
+	for i, s := range srvs {
+		addrs[i] = lns[i].Addr().String()
+		go func() { errc <- s.Serve(lns[i]) }()
+	}
+	fmt.Println(strings.Join(addrs, " "))
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
