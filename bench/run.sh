@@ -4,7 +4,7 @@
 # Debian when missing, builds airgate and the harness from this tree, and
 # runs bench/cmd/airgate-bench, passing every argument on:
 #
-#   bench/run.sh                              # 5 rounds × 10 s (about 9 minutes)
+#   bench/run.sh                              # 5 rounds × 10 s (about 12 minutes)
 #   bench/run.sh -rounds 2 -duration 3s       # a quick smoke run
 #   bench/run.sh -h                           # every flag
 #
