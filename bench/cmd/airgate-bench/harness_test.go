@@ -105,3 +105,14 @@ func TestRelayCopiesBothWays(t *testing.T) {
 		t.Error("client connection still open after the relay ended")
 	}
 }
+
+func TestParseOptionsNeedsSomethingToMeasure(t *testing.T) {
+	if _, err := parseOptions([]string{"-airgate", "/bin/true", "-latency=false", "-throughput=false"}); err == nil ||
+		!strings.Contains(err.Error(), "nothing to measure") {
+		t.Errorf("parseOptions(-latency=false -throughput=false) = %v, want an error saying nothing is left to measure", err)
+	}
+	o, err := parseOptions([]string{"-airgate", "/bin/true", "-throughput=false"})
+	if err != nil || o.throughput || !o.latency {
+		t.Errorf("parseOptions(-throughput=false) = %+v, %v; want latency rounds alone", o, err)
+	}
+}
